@@ -1,0 +1,12 @@
+"""Chatlab settings, composed from one module per concern.
+
+With no environment variables the site runs embedded: SQLite, an in-memory channel layer, Celery
+tasks in-process, media on local disk and email to the console. Each production service switches
+on by its own variable (DATABASE_URL, REDIS_URL, ...); the README lists them all.
+"""
+
+from .base import *  # noqa: F401,F403
+from .services import *  # noqa: F401,F403
+from .security import *  # noqa: F401,F403
+from .accounts import *  # noqa: F401,F403
+from .chat import *  # noqa: F401,F403

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from chatlab_site import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+DATA_DIR = Path(env.string("CHATLAB_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+# Production is any deployment that names an external database or Redis: then nothing is guessed.
+PRODUCTION = bool(env.raw("DATABASE_URL") or env.raw("REDIS_URL"))
+DEBUG = env.boolean("DEBUG", False)
+
+
+def _secret_key() -> str:
+    key = env.string("SECRET_KEY")
+    if key:
+        if len(key) < 50 or len(set(key)) < 5:
+            raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters of random text")
+        return key
+    if PRODUCTION:
+        raise ImproperlyConfigured("SECRET_KEY is required when DATABASE_URL or REDIS_URL is set")
+    # Embedded mode keeps a generated key on disk so sessions survive a restart.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(64))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+# Extra keys for field encryption, newest first: lets an operator rotate SECRET_KEY without losing
+# the provider API keys and integration secrets encrypted under the old one.
+ENCRYPTION_KEYS = env.csv("CHATLAB_ENCRYPTION_KEYS")
+
+ALLOWED_HOSTS = env.csv("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+if PRODUCTION and not env.raw("ALLOWED_HOSTS"):
+    raise ImproperlyConfigured("ALLOWED_HOSTS is required when DATABASE_URL or REDIS_URL is set")
+CSRF_TRUSTED_ORIGINS = env.csv("CSRF_TRUSTED_ORIGINS")
+SITE_URL = env.url("SITE_URL", schemes=("http", "https"), default="http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.sites",
+    "django.contrib.humanize",
+    "channels",
+    "django_celery_beat",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "accounts",
+    "conversations",
+    "imaging",
+    "integrations",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "chatlab_site.urls"
+ASGI_APPLICATION = "chatlab_site.asgi.application"
+WSGI_APPLICATION = "chatlab_site.wsgi.application"
+SITE_ID = 1
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = env.string("LANGUAGE_CODE", "en")
+LANGUAGES = [
+    ("en", "English"),
+    ("ru", "Русский"),
+    ("de", "Deutsch"),
+    ("es", "Español"),
+    ("fr", "Français"),
+    ("zh-hans", "简体中文"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.string("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env.string("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.string("MEDIA_ROOT", str(DATA_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,25 @@
+"""Chat pipeline limits and tuning."""
+
+from __future__ import annotations
+
+from chatlab_site import env
+
+# The longest message a person may send, in characters.
+CHATLAB_MAX_MESSAGE_CHARS = env.integer("CHATLAB_MAX_MESSAGE_CHARS", 32_000, minimum=1)
+# Deltas after the first are coalesced into frames of this many milliseconds.
+CHATLAB_COALESCE_MS = env.integer("CHATLAB_COALESCE_MS", 50, minimum=0)
+# Seconds until the first checkpoint of a growing reply; each later one waits CHECKPOINT_GROWTH
+# times longer, so a reply costs a handful of writes however long it runs.
+CHATLAB_CHECKPOINT_SECONDS = env.decimal("CHATLAB_CHECKPOINT_SECONDS", 10.0, minimum=0.1)
+CHATLAB_CHECKPOINT_GROWTH = env.decimal("CHATLAB_CHECKPOINT_GROWTH", 3.0, minimum=1.0)
+# Hard limit on one reply, start to finish.
+CHATLAB_REPLY_TIMEOUT = env.integer("CHATLAB_REPLY_TIMEOUT", 600, minimum=10)
+# A pending or streaming reply that no process owns for this long is marked interrupted.
+CHATLAB_STALE_REPLY_SECONDS = env.integer("CHATLAB_STALE_REPLY_SECONDS", 60, minimum=5)
+
+# Seeds a real bot at start-up (`manage.py seed_bots`); without a key the demo bot is seeded.
+OPENAI_API_KEY = env.string("OPENAI_API_KEY")
+OPENAI_BASE_URL = env.url("OPENAI_BASE_URL", schemes=("http", "https"))
+OPENAI_MODEL = env.string("OPENAI_MODEL", "gpt-4o-mini")
+# How fast the offline demo bot "types".
+CHATLAB_DEMO_TOKENS_PER_SECOND = env.decimal("CHATLAB_DEMO_TOKENS_PER_SECOND", 40.0, minimum=0)

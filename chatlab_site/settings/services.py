@@ -1,0 +1,76 @@
+"""Database, channel layer, cache and Celery: embedded defaults, production by variable."""
+
+from __future__ import annotations
+
+import dj_database_url
+
+from chatlab_site import env
+
+from .base import DATA_DIR
+
+_database_url = env.url(
+    "DATABASE_URL", schemes=("postgres", "postgresql", "pgsql", "sqlite")
+)
+if _database_url:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            _database_url,
+            conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
+    }
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "chatlab.sqlite3",
+            # WAL lets the chat stream save while pages read; the timeout rides out short locks.
+            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+        }
+    }
+
+REDIS_URL = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+
+if REDIS_URL:
+    # Pub/sub layer: one round trip per send instead of about four (see DESIGN.md).
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "chatlab"},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "chatlab",
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = env.string("CELERY_BROKER_URL", REDIS_URL)
+# Without a broker, tasks run in the process that sends them (the embedded mode).
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A task whose worker died is handed to another worker after this long; replies are bounded
+    # well below it (CHATLAB_REPLY_TIMEOUT), so a live task is never delivered twice.
+    "visibility_timeout": env.integer("CELERY_VISIBILITY_TIMEOUT", 900, minimum=60),
+}
+CELERY_TASK_ROUTES = {
+    "conversations.tasks.generate_reply": {"queue": "chat"},
+    "conversations.tasks.*": {"queue": "maintenance"},
+    "imaging.tasks.*": {"queue": "images"},
+    "analytics.tasks.*": {"queue": "maintenance"},
+}
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"

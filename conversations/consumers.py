@@ -1,0 +1,238 @@
+"""The chat socket: one per open page, following one conversation.
+
+Client frames (JSON): {"type": "send", "content", "client_id", "bot"?}, {"type": "stop", "id"},
+{"type": "regenerate", "id"} (also retries a failed reply), {"type": "sync"}.
+Server frames: see static/chat/protocol.md; deltas are kept tiny ({"k", "n", "d"}) because they
+are most of the traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from accounts.models import User
+
+from . import selectors
+from .models import Conversation, Message
+from .services import messages as message_services
+from .services.errors import ChatError
+from .services.fanout import conversation_group
+from .services.payloads import conversation_payload, message_payload
+from .services.runner import request_snapshots, runner
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+CLOSE_DEACTIVATED = 4403
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    user: User
+    conversation_id: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user = user
+        self.streams: dict[str, int] = {}  # message id -> short stream key used in frames
+        requested = self.scope["url_route"]["kwargs"].get("conversation_id")
+        if requested:
+            conversation = await database_sync_to_async(selectors.conversation_get)(
+                user, requested
+            )
+            if conversation is None:
+                await self.close(code=CLOSE_NOT_FOUND)
+                return
+        await self.accept()
+        if requested:
+            await self._follow(str(requested))
+            active = await database_sync_to_async(
+                lambda: [str(pk) for pk in selectors.active_replies(requested).values_list("pk", flat=True)]
+            )()
+            for message_id in active:
+                self._stream_key(message_id)
+            await request_snapshots(active, self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        if self.conversation_id:
+            await self.channel_layer.group_discard(
+                conversation_group(self.conversation_id), self.channel_name
+            )
+        try:
+            runner().detach(self.channel_name)
+        except RuntimeError:
+            pass
+
+    async def _follow(self, conversation_id: str) -> None:
+        self.conversation_id = conversation_id
+        await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
+
+    # Client frames ---------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        limit = settings.CHATLAB_MAX_MESSAGE_CHARS * 4 + 4096
+        if text_data is None or len(text_data) > limit:
+            await self._error("too_large" if text_data else "invalid", "Frame too large or not text.")
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self._error("invalid", "Frames must be JSON objects.")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self._error("invalid", "Frames must be JSON objects with a type.")
+            return
+        if not await database_sync_to_async(self._still_allowed)():
+            await self._error("deactivated", "Your account is not active.")
+            await self.close(code=CLOSE_DEACTIVATED)
+            return
+        handler = {
+            "send": self.on_send,
+            "stop": self.on_stop,
+            "regenerate": self.on_regenerate,
+            "sync": self.on_sync,
+        }.get(frame["type"])
+        if handler is None:
+            await self._error("invalid", f"Unknown frame type {frame['type'][:40]!r}.")
+            return
+        try:
+            await handler(frame)
+        except ChatError as exc:
+            await self._error(exc.code, exc.message, ref=frame.get("client_id"))
+
+    def _still_allowed(self) -> bool:
+        # Checked on every frame, so deactivating someone takes effect on their next frame.
+        return User.objects.filter(pk=self.user.pk, is_active=True).exists()
+
+    async def on_send(self, frame: dict[str, Any]) -> None:
+        bot = frame.get("bot")
+        sent = await database_sync_to_async(message_services.message_send)(
+            user=self.user,
+            content=frame.get("content"),
+            conversation_id=self.conversation_id,
+            bot_slug=bot if isinstance(bot, str) else None,
+            client_id=frame.get("client_id"),
+            reply_status=Message.Status.STREAMING,
+        )
+        if sent.created_conversation:
+            await self._follow(str(sent.conversation.pk))
+            await self._send({"type": "conversation", "conversation": await _conv(sent.conversation)})
+        reply_id = str(sent.reply.pk)
+        key = self._stream_key(reply_id)
+        event = {
+            "type": "sent",
+            "client_id": frame.get("client_id"),
+            "message": message_payload(sent.user_message),
+            "reply": message_payload(sent.reply),
+            "k": key,
+        }
+        await self._send(event)
+        if sent.is_new:
+            await self._broadcast_sent(sent.user_message, sent.reply)
+            runner().start(reply_id, sent.conversation.pk, direct=self)
+        elif sent.reply.is_active:
+            await request_snapshots([reply_id], self.channel_name)
+
+    async def on_regenerate(self, frame: dict[str, Any]) -> None:
+        reply = await database_sync_to_async(message_services.reply_regenerate)(
+            user=self.user, message_id=frame.get("id"), reply_status=Message.Status.STREAMING
+        )
+        key = self._stream_key(str(reply.pk))
+        await self._send({"type": "regenerated", "replaces": frame.get("id"),
+                          "reply": message_payload(reply), "k": key})
+        await self._broadcast_sent(None, reply, replaces=str(frame.get("id")))
+        runner().start(str(reply.pk), reply.conversation_id, direct=self)
+
+    async def on_stop(self, frame: dict[str, Any]) -> None:
+        message = await database_sync_to_async(selectors.message_get)(self.user, frame.get("id"))
+        if message is None:
+            raise ChatError("not_found", "Message not found.")
+        if message.is_active:
+            await runner().stop(message.pk)
+
+    async def on_sync(self, frame: dict[str, Any]) -> None:
+        """The client saw a gap in the sequence: send it the state of every active reply."""
+        if not self.conversation_id:
+            return
+        conversation_id = self.conversation_id
+        messages = await database_sync_to_async(
+            lambda: list(
+                selectors.visible_messages(Conversation(pk=conversation_id)).filter(
+                    role=Message.Role.ASSISTANT
+                ).order_by("-created_at")[:1]
+            )
+        )()
+        for message in messages:
+            if message.is_active:
+                await request_snapshots([str(message.pk)], self.channel_name)
+            else:
+                await self._send({"type": "message", "message": message_payload(message),
+                                  "k": self._stream_key(str(message.pk))})
+
+    # Reply events (direct from a local runner, or from the conversation group) ---------------
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        """Called by a runner on this process for the replies this socket asked for."""
+        await self._send_event(event)
+
+    async def reply_event(self, message: dict[str, Any]) -> None:
+        if message.get("origin") == self.channel_name:
+            return  # this socket already had it directly
+        await self._send_event(message["event"])
+
+    async def message_sent(self, message: dict[str, Any]) -> None:
+        if message.get("origin") == self.channel_name:
+            return
+        reply = message["reply"]
+        await self._send({"type": "sent", "message": message.get("message"), "reply": reply,
+                          "replaces": message.get("replaces"), "k": self._stream_key(reply["id"])})
+
+    async def _send_event(self, event: dict[str, Any]) -> None:
+        kind = event["kind"]
+        key = self._stream_key(event["id"])
+        if kind == "delta":
+            await self._send({"k": key, "n": event["seq"], "d": event["text"]})
+        elif kind == "snapshot":
+            await self._send({"type": "snapshot", "id": event["id"], "k": key, "n": event["seq"],
+                              "content": event["content"], "status": event["status"]})
+        elif kind == "done":
+            await self._send({"type": "done", "id": event["id"], "k": key, "n": event["seq"],
+                              "message": event["message"]})
+
+    async def _broadcast_sent(self, user_message: Message | None, reply: Message,
+                              replaces: str | None = None) -> None:
+        await self.channel_layer.group_send(
+            conversation_group(reply.conversation_id),
+            {
+                "type": "message.sent",
+                "origin": self.channel_name,
+                "message": message_payload(user_message) if user_message else None,
+                "reply": message_payload(reply),
+                "replaces": replaces,
+            },
+        )
+
+    def _stream_key(self, message_id: str) -> int:
+        key = self.streams.get(message_id)
+        if key is None:
+            key = self.streams[message_id] = len(self.streams) + 1
+        return key
+
+    async def _send(self, payload: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+
+    async def _error(self, code: str, message: str, ref: Any = None) -> None:
+        await self._send({"type": "error", "code": code, "message": message, "ref": ref})
+
+
+async def _conv(conversation: Conversation) -> dict[str, Any]:
+    return await database_sync_to_async(conversation_payload)(conversation)

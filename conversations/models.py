@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from chatlab_site.fields import EncryptedTextField
+
+
+class Provider(models.Model):
+    """An OpenAI-compatible endpoint (OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio, ...)."""
+
+    class Kind(models.TextChoices):
+        OPENAI = "openai", _("OpenAI-compatible API")
+        DEMO = "demo", _("Built-in demo (offline)")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.OPENAI)
+    base_url = models.URLField(
+        _("base URL"),
+        blank=True,
+        help_text=_("Leave empty for api.openai.com; e.g. http://localhost:11434/v1 for Ollama."),
+    )
+    api_key = EncryptedTextField(_("API key"), blank=True)
+    timeout = models.FloatField(
+        _("timeout (seconds)"),
+        default=60.0,
+        validators=[MinValueValidator(1.0), MaxValueValidator(600.0)],
+        help_text=_("How long to wait for the first byte and between bytes of a reply."),
+    )
+    max_retries = models.PositiveSmallIntegerField(
+        _("retries"),
+        default=2,
+        validators=[MaxValueValidator(5)],
+        help_text=_("Attempts after the first on a rate limit, a 5xx or a timeout."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("provider")
+        verbose_name_plural = _("providers")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BotQuerySet(models.QuerySet["Bot"]):
+    def active(self) -> BotQuerySet:
+        return self.filter(is_active=True, provider__is_active=True)
+
+
+class Bot(models.Model):
+    """A model behind a provider plus the system prompt that gives it its character."""
+
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    system_prompt = models.TextField(_("system prompt"), blank=True)
+    provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="bots", verbose_name=_("provider")
+    )
+    model = models.CharField(_("model"), max_length=200)
+    temperature = models.FloatField(
+        _("temperature"), default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)]
+    )
+    max_output_tokens = models.PositiveIntegerField(
+        _("max output tokens"), default=1024, validators=[MinValueValidator(16)]
+    )
+    context_window = models.PositiveIntegerField(
+        _("context window (tokens)"), default=8192, validators=[MinValueValidator(256)]
+    )
+    is_default = models.BooleanField(_("default"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("bot")
+        verbose_name_plural = _("bots")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_bot"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="conversations")
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped when a message is sent, so the list shows the latest conversations first.
+    updated_at = models.DateTimeField(auto_now_add=True, db_index=False)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["owner", "-updated_at"], name="conv_owner_recent")]
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+
+    def __str__(self) -> str:
+        return self.title or str(_("New chat"))
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", _("user")
+        ASSISTANT = "assistant", _("assistant")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        STREAMING = "streaming", _("streaming")
+        COMPLETE = "complete", _("complete")
+        FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    ACTIVE = (Status.PENDING, Status.STREAMING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    content = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETE)
+    error = models.CharField(max_length=500, blank=True)
+    # The user message an assistant message answers; regenerating adds a new reply to it.
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
+    )
+    # Chosen by the client so that a retried send is stored once.
+    client_id = models.UUIDField(null=True, blank=True, unique=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    ttft_ms = models.PositiveIntegerField(_("time to first token (ms)"), null=True, blank=True)
+    total_ms = models.PositiveIntegerField(_("total time (ms)"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="msg_conv_time"),
+            models.Index(
+                fields=["updated_at"],
+                condition=Q(status__in=["pending", "streaming"]),
+                name="msg_active",
+            ),
+        ]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE

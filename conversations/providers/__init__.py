@@ -1,0 +1,25 @@
+"""Chat backends: one per Provider kind, all streaming text deltas then usage."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import ChatBackend, ChatRequest, ProviderError, Usage
+from .demo import DemoBackend
+from .openai_compat import OpenAICompatibleBackend
+
+if TYPE_CHECKING:
+    from conversations.models import Provider
+
+__all__ = ["ChatBackend", "ChatRequest", "ProviderError", "Usage", "backend_for"]
+
+
+def backend_for(provider: Provider) -> ChatBackend:
+    if provider.kind == provider.Kind.DEMO:
+        return DemoBackend()
+    return OpenAICompatibleBackend(
+        base_url=provider.base_url,
+        api_key=provider.api_key,
+        timeout=provider.timeout,
+        max_retries=provider.max_retries,
+    )

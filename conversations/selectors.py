@@ -1,0 +1,48 @@
+"""Reads, always scoped to the person asking."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+
+from .models import Bot, Conversation, Message
+
+
+def bots_for(user: User) -> QuerySet[Bot]:
+    return Bot.objects.active().order_by("position", "name")
+
+
+def conversations_for(user: User) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(owner=user).select_related("bot").order_by("-updated_at")
+
+
+def conversation_get(user: User, conversation_id: uuid.UUID | str) -> Conversation | None:
+    try:
+        return conversations_for(user).get(pk=conversation_id)
+    except (Conversation.DoesNotExist, ValueError, TypeError):
+        return None
+
+
+def visible_messages(conversation: Conversation) -> QuerySet[Message]:
+    """The thread as shown: superseded replies (regenerated ones) are left out."""
+    return conversation.messages.filter(superseded_at__isnull=True).order_by("created_at")
+
+
+def message_get(user: User, message_id: uuid.UUID | str) -> Message | None:
+    try:
+        return Message.objects.select_related("conversation").get(
+            pk=message_id, conversation__owner=user
+        )
+    except (Message.DoesNotExist, ValueError, TypeError):
+        return None
+
+
+def active_replies(conversation_id: uuid.UUID | str) -> QuerySet[Message]:
+    return Message.objects.filter(
+        conversation_id=conversation_id,
+        role=Message.Role.ASSISTANT,
+        status__in=Message.ACTIVE,
+    )

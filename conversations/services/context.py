@@ -1,0 +1,54 @@
+"""What the model sees for one reply: the system prompt and as much recent history as fits."""
+
+from __future__ import annotations
+
+from conversations.models import Message
+from conversations.providers import ChatRequest
+
+# Without the model's tokenizer, a token is taken as three characters: English averages about
+# four, so this errs towards sending less rather than overflowing the window.
+CHARS_PER_TOKEN = 3
+MESSAGE_OVERHEAD_TOKENS = 4
+
+
+def estimate_tokens(text: str) -> int:
+    return len(text) // CHARS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS
+
+
+def build_request(reply: Message) -> ChatRequest:
+    """Reads the history once and keeps the newest messages that fit the bot's window."""
+    conversation = reply.conversation
+    bot = conversation.bot
+    budget = bot.context_window - bot.max_output_tokens
+    system = [{"role": "system", "content": bot.system_prompt}] if bot.system_prompt else []
+    budget -= sum(estimate_tokens(m["content"]) for m in system)
+
+    history = list(
+        Message.objects.filter(
+            conversation=conversation,
+            superseded_at__isnull=True,
+            created_at__lte=reply.created_at,
+        )
+        .exclude(pk=reply.pk)
+        .exclude(role=Message.Role.ASSISTANT, content="")
+        .order_by("-created_at")
+        .values_list("role", "content")[:500]
+    )
+    kept: list[dict[str, str]] = []
+    for role, content in history:
+        cost = estimate_tokens(content)
+        if cost > budget:
+            if not kept:
+                # The newest user message alone is too long: send its end, which holds the ask.
+                room = max(budget - MESSAGE_OVERHEAD_TOKENS, 0) * CHARS_PER_TOKEN
+                kept.append({"role": role, "content": content[-room:] if room else ""})
+            break
+        kept.append({"role": role, "content": content})
+        budget -= cost
+    kept.reverse()
+    return ChatRequest(
+        model=bot.model,
+        messages=system + kept,
+        temperature=bot.temperature,
+        max_tokens=bot.max_output_tokens,
+    )

@@ -1,0 +1,187 @@
+"""The one reply generator: every channel's replies are written here.
+
+It loads the reply, builds the model's context, streams from the provider, hands coalesced
+frames to a fanout and saves the message: at the start (by the caller), at a few checkpoints
+while it grows, and once when it ends. It never raises to its caller: every failure becomes a
+``failed`` reply with a reason the person can read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from conversations.models import Message
+from conversations.providers import ProviderError, Usage, backend_for
+
+from .coalesce import Coalescer
+from .context import build_request
+from .fanout import ReplyFanout
+from .payloads import message_payload
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "The reply was interrupted. Press retry to try again."
+
+
+@dataclass
+class LiveReply:
+    """The in-memory state of a reply being written on this process."""
+
+    message_id: str
+    conversation_id: str
+    fanout: ReplyFanout
+    coalescer: Coalescer | None = None
+    stop_requested: bool = False
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def snapshot(self) -> dict[str, Any]:
+        c = self.coalescer
+        return {
+            "kind": "snapshot",
+            "id": self.message_id,
+            "seq": c.seq if c else 0,
+            "content": c.sent_text() if c else "",
+            "status": Message.Status.STREAMING,
+        }
+
+
+@dataclass
+class _Outcome:
+    status: str = Message.Status.COMPLETE
+    error: str = ""
+    usage: Usage | None = None
+    ttft_ms: int | None = None
+
+
+def _load(message_id: str) -> Message | None:
+    return (
+        Message.objects.select_related("conversation__bot__provider")
+        .filter(pk=message_id)
+        .first()
+    )
+
+
+async def generate_reply(live: LiveReply) -> None:
+    started = time.monotonic()
+    outcome = _Outcome()
+    live.coalescer = coalescer = Coalescer(
+        settings.CHATLAB_COALESCE_MS / 1000,
+        lambda seq, text: live.fanout.send(
+            {"kind": "delta", "id": live.message_id, "seq": seq, "text": text}
+        ),
+    )
+    checkpoints = _Checkpoints(live.message_id, coalescer)
+    reply = await sync_to_async(_load)(live.message_id)
+    if reply is None or not reply.is_active:
+        coalescer.abort()
+        return
+    try:
+        request = await sync_to_async(build_request)(reply)
+        backend = backend_for(reply.conversation.bot.provider)
+        async with asyncio.timeout(settings.CHATLAB_REPLY_TIMEOUT):
+            async for item in backend.stream(request):
+                if isinstance(item, Usage):
+                    outcome.usage = item
+                    continue
+                if outcome.ttft_ms is None:
+                    outcome.ttft_ms = int((time.monotonic() - started) * 1000)
+                coalescer.push(item)
+                checkpoints.maybe_save()
+    except ProviderError as exc:
+        log.info("reply %s failed: %s (%s)", live.message_id, exc.code, exc.detail)
+        outcome.status, outcome.error = Message.Status.FAILED, exc.message
+    except TimeoutError:
+        outcome.status = Message.Status.FAILED
+        outcome.error = "The reply took too long and was stopped."
+    except asyncio.CancelledError:
+        if not live.stop_requested:
+            # The process is shutting down: record why, then let the cancellation go on.
+            await asyncio.shield(_finish(live, reply, coalescer, started, _Outcome(
+                status=Message.Status.FAILED, error=INTERRUPTED)))
+            raise
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        outcome.status = Message.Status.CANCELLED
+    except Exception:
+        log.exception("reply %s failed unexpectedly", live.message_id)
+        outcome.status = Message.Status.FAILED
+        outcome.error = "Something went wrong while writing the reply. Please try again."
+    await checkpoints.drain()
+    await _finish(live, reply, coalescer, started, outcome)
+
+
+async def _finish(
+    live: LiveReply, reply: Message, coalescer: Coalescer, started: float, outcome: _Outcome
+) -> None:
+    try:
+        await coalescer.close()
+    except Exception:
+        log.warning("could not send the last frame of %s", live.message_id, exc_info=True)
+    usage = outcome.usage
+    fields: dict[str, Any] = {
+        "status": outcome.status,
+        "error": outcome.error,
+        "content": coalescer.received_text(),
+        "ttft_ms": outcome.ttft_ms,
+        "total_ms": int((time.monotonic() - started) * 1000),
+    }
+    if usage is not None:
+        fields.update(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+        if usage.model:
+            fields["model"] = usage.model
+    saved = await Message.objects.filter(pk=reply.pk, status__in=Message.ACTIVE).aupdate(
+        **fields
+    )
+    final = await sync_to_async(_load)(live.message_id) if not saved else reply
+    if saved:
+        for name, value in fields.items():
+            setattr(reply, name, value)
+    if final is None:
+        return
+    await live.fanout.send(
+        {
+            "kind": "done",
+            "id": live.message_id,
+            "seq": coalescer.seq,
+            "message": message_payload(final, with_content=False),
+        }
+    )
+
+
+class _Checkpoints:
+    """Saves a growing reply now and then: first after CHECKPOINT_SECONDS, each next one
+    CHECKPOINT_GROWTH times later, so a reply costs a few writes however long it is."""
+
+    def __init__(self, message_id: str, coalescer: Coalescer) -> None:
+        self.message_id = message_id
+        self.coalescer = coalescer
+        self.interval = settings.CHATLAB_CHECKPOINT_SECONDS
+        self.due = time.monotonic() + self.interval
+        self.task: asyncio.Task[int] | None = None
+
+    def maybe_save(self) -> None:
+        now = time.monotonic()
+        if now < self.due or (self.task is not None and not self.task.done()):
+            return
+        self.interval *= settings.CHATLAB_CHECKPOINT_GROWTH
+        self.due = now + self.interval
+        self.task = asyncio.create_task(
+            Message.objects.filter(pk=self.message_id, status__in=Message.ACTIVE).aupdate(
+                content=self.coalescer.received_text(), status=Message.Status.STREAMING
+            )
+        )
+
+    async def drain(self) -> None:
+        if self.task is not None:
+            try:
+                await self.task
+            except Exception:
+                log.warning("checkpoint of %s failed", self.message_id, exc_info=True)

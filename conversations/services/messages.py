@@ -1,0 +1,194 @@
+"""Writes that start, repeat and stop replies. Every entry point (socket, API, messengers) calls
+these; none of them talks to a model: that is the generation service's job."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from conversations import selectors
+from conversations.models import Bot, Conversation, Message
+
+from .errors import ChatError
+
+TITLE_CHARS = 60
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    conversation: Conversation
+    user_message: Message
+    reply: Message
+    created_conversation: bool
+    # False when the same client_id was sent before: nothing new was stored or started.
+    is_new: bool
+
+
+def _clean_content(content: object) -> str:
+    if not isinstance(content, str):
+        raise ChatError("invalid", "A message must be text.")
+    text = content.strip()
+    if not text:
+        raise ChatError("empty", "Write something first.")
+    limit = settings.CHATLAB_MAX_MESSAGE_CHARS
+    if len(text) > limit:
+        raise ChatError(
+            "too_long",
+            f"The message is {len(text):,} characters long; the limit is {limit:,}.",
+            status=413,
+        )
+    return text
+
+
+def _parse_client_id(client_id: object) -> uuid.UUID | None:
+    if client_id in (None, ""):
+        return None
+    try:
+        return uuid.UUID(str(client_id))
+    except ValueError:
+        raise ChatError("invalid", "client_id must be a UUID.") from None
+
+
+def _pick_bot(user: User, bot_slug: str | None) -> Bot:
+    bots = selectors.bots_for(user).select_related("provider")
+    bot = bots.filter(slug=bot_slug).first() if bot_slug else None
+    if bot_slug and bot is None:
+        raise ChatError("unknown_bot", "That bot does not exist or is switched off.", status=404)
+    bot = bot or bots.filter(is_default=True).first() or bots.first()
+    if bot is None:
+        raise ChatError("no_bot", "No bot is available. An administrator needs to add one.")
+    return bot
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def _replay(user: User, client_id: uuid.UUID) -> SentMessage | None:
+    earlier = (
+        Message.objects.select_related("conversation__bot")
+        .filter(client_id=client_id, conversation__owner=user)
+        .first()
+    )
+    if earlier is None:
+        return None
+    reply = (
+        earlier.replies.filter(superseded_at__isnull=True).order_by("-created_at").first()
+        or earlier.replies.order_by("-created_at").first()
+    )
+    if reply is None:
+        return None
+    return SentMessage(earlier.conversation, earlier, reply, False, is_new=False)
+
+
+def message_send(
+    *,
+    user: User,
+    content: object,
+    conversation_id: uuid.UUID | str | None = None,
+    bot_slug: str | None = None,
+    client_id: object = None,
+    reply_status: str = Message.Status.PENDING,
+) -> SentMessage:
+    """Stores the person's message and an empty reply for the generation service to fill.
+
+    ``reply_status`` is STREAMING when the caller starts the reply in its own process at once
+    (saving a write), PENDING when it hands the reply to a queue.
+    """
+    text = _clean_content(content)
+    cid = _parse_client_id(client_id)
+    if cid and (replayed := _replay(user, cid)):
+        return replayed
+
+    with transaction.atomic():
+        created = False
+        if conversation_id:
+            conversation = (
+                selectors.conversations_for(user)
+                .select_for_update(of=("self",))
+                .filter(pk=conversation_id)
+                .first()
+            )
+            if conversation is None:
+                raise ChatError("not_found", "Conversation not found.", status=404)
+            if not (conversation.bot.is_active and conversation.bot.provider.is_active):
+                raise ChatError(
+                    "bot_inactive", "This conversation's bot has been switched off.", status=409
+                )
+            if selectors.active_replies(conversation.pk).exists():
+                raise ChatError(
+                    "busy", "A reply is still being written. Stop it or wait for it.", status=409
+                )
+        else:
+            bot = _pick_bot(user, bot_slug)
+            conversation = Conversation.objects.create(owner=user, bot=bot, title=_title_from(text))
+            created = True
+
+        try:
+            with transaction.atomic():
+                user_message = Message.objects.create(
+                    conversation=conversation,
+                    role=Message.Role.USER,
+                    content=text,
+                    client_id=cid,
+                )
+        except IntegrityError:
+            # Another request with the same client_id won the race, or the id is someone else's.
+            raise ChatError("duplicate", "This message was already sent.", status=409) from None
+        reply = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            status=reply_status,
+            reply_to=user_message,
+            model=conversation.bot.model,
+        )
+        if not created:
+            now = timezone.now()
+            Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
+            conversation.updated_at = now
+    return SentMessage(conversation, user_message, reply, created, is_new=True)
+
+
+def reply_regenerate(
+    *, user: User, message_id: uuid.UUID | str, reply_status: str = Message.Status.PENDING
+) -> Message:
+    """Writes a new reply to the last user message; the old reply is kept as superseded.
+
+    Used both to regenerate a finished reply and to retry a failed or interrupted one.
+    """
+    with transaction.atomic():
+        old = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("conversation__bot__provider")
+            .filter(pk=message_id, conversation__owner=user, role=Message.Role.ASSISTANT)
+            .first()
+        )
+        if old is None:
+            raise ChatError("not_found", "Message not found.", status=404)
+        if old.is_active:
+            raise ChatError("busy", "This reply is still being written.", status=409)
+        if old.superseded_at is not None:
+            raise ChatError("stale", "This reply was already regenerated.", status=409)
+        conversation = old.conversation
+        last = selectors.visible_messages(conversation).last()
+        if last is None or last.pk != old.pk:
+            raise ChatError("not_last", "Only the last reply can be regenerated.", status=409)
+        if not (conversation.bot.is_active and conversation.bot.provider.is_active):
+            raise ChatError("bot_inactive", "This conversation's bot has been switched off.", 409)
+        now = timezone.now()
+        Message.objects.filter(pk=old.pk).update(superseded_at=now)
+        reply = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            status=reply_status,
+            reply_to_id=old.reply_to_id,
+            model=conversation.bot.model,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
+    return reply

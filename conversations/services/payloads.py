@@ -1,0 +1,39 @@
+"""The JSON shapes of conversations and messages, shared by the socket, pages and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conversations.models import Bot, Conversation, Message
+
+
+def message_payload(message: Message, *, with_content: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": str(message.id),
+        "role": message.role,
+        "status": message.status,
+        "error": message.error,
+        "reply_to": str(message.reply_to_id) if message.reply_to_id else None,
+        "created_at": message.created_at.isoformat() if message.created_at else None,
+        "model": message.model,
+        "prompt_tokens": message.prompt_tokens,
+        "completion_tokens": message.completion_tokens,
+        "ttft_ms": message.ttft_ms,
+        "total_ms": message.total_ms,
+    }
+    if with_content:
+        data["content"] = message.content
+    return data
+
+
+def bot_payload(bot: Bot) -> dict[str, Any]:
+    return {"slug": bot.slug, "name": bot.name, "description": bot.description}
+
+
+def conversation_payload(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": str(conversation.id),
+        "title": conversation.title,
+        "bot": conversation.bot.slug,
+        "updated_at": conversation.updated_at.isoformat(),
+    }

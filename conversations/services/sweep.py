@@ -1,0 +1,62 @@
+"""Marks replies whose process died as interrupted, so none stays `streaming` for ever."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+
+from conversations.models import Message
+
+from .generation import INTERRUPTED
+from .runner import CONTROL_GROUP
+
+log = logging.getLogger(__name__)
+
+PING_WAIT_SECONDS = 2.0
+
+
+async def _alive(ids: list[str]) -> set[str]:
+    """Asks every runner which of these replies it is writing."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel("sweep.")
+    alive: set[str] = set()
+
+    async def collect() -> None:
+        while True:
+            answer = await layer.receive(channel)
+            alive.update(str(key) for key in answer.get("ids", []))
+
+    collector = asyncio.create_task(collect())
+    await layer.group_send(CONTROL_GROUP, {"type": "control.ping", "ids": ids, "reply_to": channel})
+    await asyncio.sleep(PING_WAIT_SECONDS)
+    collector.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await collector
+    return alive
+
+
+async def sweep_interrupted_replies() -> int:
+    cutoff = timezone.now() - timedelta(seconds=settings.CHATLAB_STALE_REPLY_SECONDS)
+    stale = [
+        str(pk)
+        async for pk in Message.objects.filter(
+            status__in=Message.ACTIVE, updated_at__lt=cutoff
+        ).values_list("pk", flat=True)[:1000]
+    ]
+    if not stale:
+        return 0
+    orphans = set(stale) - await _alive(stale)
+    if not orphans:
+        return 0
+    count = await Message.objects.filter(
+        pk__in=orphans, status__in=Message.ACTIVE, updated_at__lt=cutoff
+    ).aupdate(status=Message.Status.FAILED, error=INTERRUPTED)
+    if count:
+        log.warning("marked %d orphaned replies as interrupted", count)
+    return count

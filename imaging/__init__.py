@@ -1,0 +1,1 @@
+"""Image generation (ImageJob, the images queue). Built by the image-generation issue."""

@@ -1,0 +1,1 @@
+"""Telegram, Discord and Slack bots over webhooks. Built by the messenger issue."""

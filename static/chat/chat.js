@@ -1,0 +1,265 @@
+// The chat page: renders the thread, sends over the socket, and applies streamed frames.
+// Frames carry a per-socket stream key "k" and a sequence number "n"; deltas are {k, n, d}.
+(function () {
+  "use strict";
+  const state = JSON.parse(document.getElementById("chat-state").textContent);
+  const T = state.strings;
+  const $ = (id) => document.getElementById(id);
+  const list = $("messages"), prompt = $("prompt"), sendBtn = $("send"), stopBtn = $("stop");
+  const byId = new Map();      // message id -> view
+  const byKey = new Map();     // stream key -> view
+  const early = new Map();     // stream key -> deltas that came before we knew the key
+  const outbox = new Map();    // client_id -> frame not yet acknowledged
+  let socket = null, retryDelay = 500, activeReply = null;
+
+  function uuid4() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  // Views -------------------------------------------------------------------------------------
+  function makeView(message) {
+    const el = document.createElement("article");
+    el.className = `message ${message.role}`;
+    el.innerHTML = '<div class="body"></div><div class="meta"></div>';
+    const view = { id: message.id, role: message.role, el, content: message.content || "",
+                   status: message.status, seq: null, error: message.error || "", frame: 0 };
+    list.appendChild(el);
+    $("empty-state").hidden = true;
+    if (message.id) byId.set(message.id, view);
+    render(view);
+    return view;
+  }
+
+  function render(view) {
+    const body = view.el.querySelector(".body");
+    if (view.role === "assistant") body.innerHTML = window.renderMarkdown(view.content);
+    else body.textContent = view.content;
+    view.el.dataset.status = view.status;
+    view.el.setAttribute("aria-busy", String(view.status === "pending" || view.status === "streaming"));
+    renderMeta(view);
+  }
+
+  function scheduleRender(view) {
+    // Re-rendering markdown on every frame is wasted work: once per animation frame is enough.
+    if (view.frame) return;
+    view.frame = requestAnimationFrame(() => { view.frame = 0; render(view); stickToBottom(); });
+  }
+
+  function renderMeta(view) {
+    const meta = view.el.querySelector(".meta");
+    meta.textContent = "";
+    if (view.role !== "assistant") return;
+    const active = view.status === "pending" || view.status === "streaming";
+    if (view.status === "pending" && !view.content) meta.append(span("typing", T.thinking));
+    if (view.status === "failed") meta.append(span("error", view.error || T.failed));
+    if (view.status === "cancelled") meta.append(span("muted", T.stopped));
+    const isLast = list.lastElementChild === view.el;
+    if (!active && isLast && view.id) {
+      const again = document.createElement("button");
+      again.type = "button";
+      again.className = "link action";
+      again.textContent = view.status === "failed" ? T.retry : T.regenerate;
+      again.addEventListener("click", () => send({ type: "regenerate", id: view.id }));
+      meta.append(again);
+    }
+  }
+
+  function span(cls, text) {
+    const s = document.createElement("span");
+    s.className = cls;
+    s.textContent = text;
+    return s;
+  }
+
+  function nearBottom() { return list.scrollHeight - list.scrollTop - list.clientHeight < 80; }
+  let follow = true;
+  list.addEventListener("scroll", () => { follow = nearBottom(); });
+  function stickToBottom() { if (follow) list.scrollTop = list.scrollHeight; }
+
+  function setActive(view) {
+    activeReply = view && (view.status === "pending" || view.status === "streaming") ? view : null;
+    stopBtn.hidden = !activeReply;
+    sendBtn.hidden = !!activeReply;
+    for (const v of byId.values()) if (v.role === "assistant") renderMeta(v);
+  }
+
+  // Frames from the server ------------------------------------------------------------------
+  function bind(key, view) {
+    byKey.set(key, view);
+    const waiting = early.get(key);
+    if (waiting) { early.delete(key); waiting.forEach((f) => applyDelta(view, f)); }
+  }
+
+  function applyDelta(view, f) {
+    if (view.seq === null) return;              // waiting for a snapshot
+    if (f.n <= view.seq) return;                // already have it
+    if (f.n !== view.seq + 1) { view.seq = null; send({ type: "sync" }); return; }
+    view.seq = f.n;
+    view.content += f.d;
+    if (view.status === "pending") view.status = "streaming";
+    scheduleRender(view);
+  }
+
+  const handlers = {
+    conversation(f) {
+      state.conversation = f.conversation.id;
+      history.replaceState(null, "", `/c/${f.conversation.id}/`);
+      $("chat-title").textContent = f.conversation.title;
+      document.title = `${f.conversation.title} · Chatlab`;
+      const link = document.createElement("a");
+      link.href = `/c/${f.conversation.id}/`;
+      link.dataset.id = f.conversation.id;
+      link.textContent = f.conversation.title;
+      link.setAttribute("aria-current", "page");
+      const nav = $("conversation-list");
+      const none = $("no-conversations");
+      if (none) none.remove();
+      nav.prepend(link);
+      const picker = $("bot-select");
+      if (picker) picker.disabled = true;
+    },
+    sent(f) {
+      if (f.client_id) outbox.delete(f.client_id);
+      const pendingEl = f.client_id && document.querySelector(`[data-client-id="${f.client_id}"]`);
+      if (f.replaces && byId.has(f.replaces)) byId.get(f.replaces).el.remove();
+      if (f.message) {
+        if (pendingEl) { pendingEl.remove(); }
+        if (!byId.has(f.message.id)) makeView(f.message);
+      }
+      let reply = byId.get(f.reply.id);
+      if (!reply) { reply = makeView(f.reply); reply.seq = 0; }
+      bind(f.k, reply);
+      setActive(reply);
+      follow = true; stickToBottom();
+    },
+    regenerated(f) { handlers.sent(f); },
+    snapshot(f) {
+      let view = byId.get(f.id) || makeView({ id: f.id, role: "assistant", status: f.status, content: "" });
+      view.content = f.content; view.seq = f.n; view.status = f.status;
+      bind(f.k, view);
+      setActive(view);
+      render(view); stickToBottom();
+    },
+    done(f) {
+      const view = byId.get(f.id);
+      if (!view) return;
+      bind(f.k, view);
+      Object.assign(view, { status: f.message.status, error: f.message.error });
+      if (view.seq !== f.n) { send({ type: "sync" }); }
+      render(view);
+      setActive(null);
+      stickToBottom();
+    },
+    message(f) {
+      const view = byId.get(f.message.id) || makeView(f.message);
+      Object.assign(view, { content: f.message.content, status: f.message.status,
+                            error: f.message.error, seq: null });
+      render(view);
+      setActive(view);
+    },
+    error(f) {
+      const box = $("composer-error");
+      box.textContent = f.message;
+      box.hidden = false;
+      if (f.ref) {
+        outbox.delete(f.ref);
+        const el = document.querySelector(`[data-client-id="${f.ref}"]`);
+        if (el) { el.remove(); prompt.value = prompt.value || el.dataset.text; }
+      }
+    },
+  };
+
+  function onFrame(event) {
+    let f;
+    try { f = JSON.parse(event.data); } catch (e) { return; }
+    if (f.d !== undefined) {
+      const view = byKey.get(f.k);
+      if (view) applyDelta(view, f);
+      else { if (!early.has(f.k)) early.set(f.k, []); early.get(f.k).push(f); }
+      return;
+    }
+    const handler = handlers[f.type];
+    if (handler) handler(f);
+  }
+
+  // The socket ----------------------------------------------------------------------------
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const path = state.conversation ? `/ws/chat/${state.conversation}/` : "/ws/chat/";
+    socket = new WebSocket(`${scheme}://${location.host}${path}`);
+    socket.addEventListener("open", () => {
+      retryDelay = 500;
+      $("connection").textContent = "";
+      document.body.dataset.socket = "open";
+      for (const frame of outbox.values()) socket.send(JSON.stringify(frame));
+    });
+    socket.addEventListener("message", onFrame);
+    socket.addEventListener("close", (e) => {
+      document.body.dataset.socket = "closed";
+      byKey.clear(); early.clear();
+      for (const v of byId.values()) if (v.status === "streaming" || v.status === "pending") v.seq = null;
+      if (e.code === 4401 || e.code === 4403) { location.href = "/accounts/login/"; return; }
+      if (e.code === 4404) { $("connection").textContent = T.notFound; return; }
+      $("connection").textContent = T.reconnecting;
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 10000);
+    });
+  }
+
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+  }
+
+  // The composer ------------------------------------------------------------------------------
+  function submit() {
+    const text = prompt.value.trim();
+    if (!text || activeReply) return;
+    if (text.length > state.maxChars) { handlers.error({ message: T.tooLong }); return; }
+    $("composer-error").hidden = true;
+    const clientId = uuid4();
+    const frame = { type: "send", content: text, client_id: clientId };
+    const picker = $("bot-select");
+    if (!state.conversation && picker) frame.bot = picker.value;
+    const view = makeView({ role: "user", content: text, status: "complete" });
+    view.el.dataset.clientId = clientId;
+    view.el.dataset.text = text;
+    outbox.set(clientId, frame);
+    send(frame);
+    prompt.value = "";
+    autosize();
+    follow = true; stickToBottom();
+  }
+
+  function autosize() {
+    prompt.style.height = "auto";
+    prompt.style.height = Math.min(prompt.scrollHeight, 240) + "px";
+  }
+
+  $("composer").addEventListener("submit", (e) => { e.preventDefault(); submit(); });
+  prompt.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
+  });
+  prompt.addEventListener("input", autosize);
+  stopBtn.addEventListener("click", () => { if (activeReply) send({ type: "stop", id: activeReply.id }); });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && activeReply) send({ type: "stop", id: activeReply.id });
+  });
+  $("menu-toggle").addEventListener("click", () => {
+    const open = document.getElementById("layout").classList.toggle("sidebar-open");
+    $("menu-toggle").setAttribute("aria-expanded", String(open));
+  });
+
+  for (const m of state.messages) {
+    const view = makeView(m);
+    if (m.status === "pending" || m.status === "streaming") view.seq = null;
+  }
+  const last = [...byId.values()].pop();
+  setActive(last && last.role === "assistant" ? last : null);
+  list.scrollTop = list.scrollHeight;
+  connect();
+  prompt.focus();
+})();

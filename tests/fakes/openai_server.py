@@ -1,0 +1,356 @@
+"""A local fake of the OpenAI Chat Completions API that speaks the real wire format.
+
+Use it in-process (``with FakeOpenAI() as fake: ...`` runs aiohttp on its own event loop
+in a daemon thread) or as a separate process::
+
+    python -m tests.fakes.openai_server --port 8765 --ttft 0.3 --rate 50 --tokens 200
+
+Replies are deterministic: ``Echo: <last user message>`` padded with lorem-ipsum words up
+to ``tokens`` tokens, where one token is one word plus its trailing whitespace and is sent
+as one SSE chunk. Behaviours scripted with ``script()`` (or ``POST /_fake/script``) override
+the default for one request each, in FIFO order: errors, hangs, dropped connections, pacing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import re
+import signal
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, fields
+from typing import Any
+
+from aiohttp import web
+
+FILLER = (
+    "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
+    "incididunt ut labore et dolore magna aliqua"
+).split()
+MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-nano")
+# Error "type"/"code" as the real API sends them for each status.
+ERROR_KINDS: dict[int, tuple[str, str | None]] = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "unsupported_country_region_territory"),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+}
+
+
+@dataclass
+class Behaviour:
+    """One scripted answer, consumed by one chat-completions request."""
+
+    status: int = 200  # non-200 -> OpenAI-style JSON error; `text` (if set) is its message
+    text: str | None = None  # reply text; None -> default generated reply
+    hang: bool = False  # accept the request, then never answer
+    ttft: float | None = None  # override seconds to first token
+    rate: float | None = None  # override tokens per second (0 = no pacing)
+    tokens: int | None = None  # override number of tokens in the default reply
+    drop_after: int | None = None  # send this many content chunks, then cut the connection
+    retry_after: float | None = None  # `retry-after` header (seconds) on an error response
+
+
+def split_tokens(text: str) -> list[str]:
+    """Split into word + trailing whitespace; ``"".join(split_tokens(t)) == t`` always holds."""
+    return re.findall(r"\s*\S+\s*|\s+", text)
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The text of a message; `content` may be a string or a list of typed parts."""
+    content = message.get("content")
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else ""
+
+
+def default_reply(messages: list[dict[str, Any]], tokens: int) -> str:
+    """``Echo: <last user message>`` padded with filler words to exactly `tokens` tokens."""
+    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    echo = f"Echo: {message_text(last_user)}"
+    missing = tokens - len(split_tokens(echo))
+    if missing <= 0:
+        return echo
+    filler = " ".join(itertools.islice(itertools.cycle(FILLER), missing))
+    return echo + ("" if echo[-1].isspace() else " ") + filler
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    fallback = ("server_error" if status >= 500 else "invalid_request_error", None)
+    kind, code = ERROR_KINDS.get(status, fallback)
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def error_response(status: int, message: str, retry_after: float | None = None) -> web.Response:
+    headers = {"x-request-id": f"req_{uuid.uuid4().hex}"}
+    if retry_after is not None:
+        headers["retry-after"] = f"{retry_after:g}"
+    return web.json_response(error_body(status, message), status=status, headers=headers)
+
+
+class FakeOpenAI:
+    """The fake server. Defaults (ttft, rate, tokens) apply when no scripted Behaviour is queued.
+
+    `requests` logs every chat-completions request as {"body", "authorization", "time"}, with
+    `time` from time.monotonic() in the server's process, taken on arrival.
+    """
+
+    def __init__(
+        self, *, ttft: float = 0.0, rate: float = 0.0, tokens: int = 12,
+        host: str = "127.0.0.1", port: int = 0,
+    ) -> None:
+        self.ttft, self.rate, self.tokens = ttft, rate, tokens
+        self.host, self.port = host, port
+        self.requests: list[dict[str, Any]] = []
+        # deque append/popleft are thread-safe: tests script from their thread, the loop pops.
+        self._script: deque[Behaviour] = deque()
+        self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    # -- test-side controls ---------------------------------------------------------------
+    def script(self, *behaviours: Behaviour) -> None:
+        """Append behaviours to the FIFO queue; each chat-completions request consumes one."""
+        self._script.extend(behaviours)
+
+    def reset(self) -> None:
+        self._script.clear()
+        self.requests.clear()
+
+    def configure(self, *, ttft: float | None = None, rate: float | None = None,
+                  tokens: int | None = None) -> None:
+        if ttft is not None:
+            self.ttft = ttft
+        if rate is not None:
+            self.rate = rate
+        if tokens is not None:
+            self.tokens = tokens
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start_async(self) -> None:
+        """Bind and serve on the running loop (used by the thread and by the CLI)."""
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/_fake/script", self._ctl_script)
+        app.router.add_post("/_fake/configure", self._ctl_configure)
+        app.router.add_post("/_fake/reset", self._ctl_reset)
+        app.router.add_get("/_fake/requests", self._ctl_requests)
+        # handler_cancellation: a client that disconnects (timeout, hang) cancels its handler,
+        # so abandoned streams stop costing anything. Short shutdown_timeout: stop() must not
+        # wait for hanging or slow streams.
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
+                                     shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop_async(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def start(self) -> FakeOpenAI:
+        """Serve from a daemon thread with its own event loop; returns once listening."""
+        if self._thread is not None:
+            raise RuntimeError("FakeOpenAI already started")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = self._loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(self.start_async())
+            except BaseException as exc:  # surfaced to the caller of start()
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-openai", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread = None
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        if self._thread is None or self._loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self.stop_async(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._thread = self._loop = None
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- OpenAI endpoints -----------------------------------------------------------------
+    @staticmethod
+    def _authorized(request: web.Request) -> bool:
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        return scheme == "Bearer" and bool(key.strip())
+
+    async def _models(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return error_response(401, "Incorrect API key provided.")
+        data = [{"id": m, "object": "model", "created": 1715367049, "owned_by": "openai"}
+                for m in MODELS]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        start = loop.time()  # same clock as time.monotonic(); pacing is scheduled from here
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            body = None
+        self.requests.append({"body": body, "authorization": request.headers.get("Authorization"),
+                              "time": start})
+        if not self._authorized(request):
+            return error_response(401, "Incorrect API key provided.")
+        if not isinstance(body, dict) or "model" not in body or "messages" not in body:
+            return error_response(400, "Request body must be JSON with 'model' and 'messages'.")
+
+        b = self._script.popleft() if self._script else Behaviour()
+        if b.hang:
+            await asyncio.Future()  # never resolves; cancelled when the client goes away
+        if b.status != 200:
+            return error_response(b.status, b.text or f"Fake error {b.status}", b.retry_after)
+
+        ttft = self.ttft if b.ttft is None else b.ttft
+        rate = self.rate if b.rate is None else b.rate
+        messages = body["messages"] if isinstance(body["messages"], list) else []
+        text = b.text if b.text is not None else default_reply(
+            messages, self.tokens if b.tokens is None else b.tokens)
+        tokens = split_tokens(text)
+        finish = "stop"
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        if isinstance(limit, int) and len(tokens) > limit:  # like the real API: truncate
+            tokens, finish = tokens[:limit], "length"
+        usage = {"prompt_tokens": sum(len(message_text(m).split()) for m in messages),
+                 "completion_tokens": len(tokens)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+
+        async def until(i: int) -> None:
+            """Sleep until token i is due: absolute schedule from `start`, so no drift."""
+            delay = start + ttft + (i / rate if rate > 0 else 0.0) - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created, model = int(time.time()), body["model"]
+        headers = {"x-request-id": f"req_{uuid.uuid4().hex}"}
+
+        if not body.get("stream"):
+            await until(max(len(tokens) - 1, 0))
+            if b.drop_after is not None:
+                request.transport.close()  # type: ignore[union-attr]  # no response at all
+                return web.Response()
+            message = {"role": "assistant", "content": "".join(tokens), "refusal": None}
+            return web.json_response({
+                "id": completion_id, "object": "chat.completion", "created": created,
+                "model": model, "usage": usage,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish,
+                             "logprobs": None}],
+            }, headers=headers)
+
+        resp = web.StreamResponse(headers={**headers, "Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-cache"})
+        await resp.prepare(request)  # headers go out now; the first chunk comes after ttft
+
+        async def send(delta: dict[str, Any] | None, finish_reason: str | None = None,
+                       final_usage: dict[str, int] | None = None) -> None:
+            chunk = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                     "model": model, "usage": final_usage,
+                     "choices": [] if delta is None else [{
+                         "index": 0, "delta": delta, "finish_reason": finish_reason,
+                         "logprobs": None}]}
+            await resp.write(f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n".encode())
+
+        try:
+            await until(0)
+            await send({"role": "assistant", "content": ""})
+            for i, token in enumerate(tokens):
+                if b.drop_after is not None and i >= b.drop_after:
+                    # Close the socket mid-body: the client sees an incomplete chunked response.
+                    request.transport.close()  # type: ignore[union-attr]
+                    return resp
+                await until(i)
+                await send({"content": token})
+            await send({}, finish)
+            if (body.get("stream_options") or {}).get("include_usage"):
+                await send(None, final_usage=usage)
+            await resp.write(b"data: [DONE]\n\n")
+            await resp.write_eof()
+        except ConnectionError:
+            pass  # the client went away mid-stream
+        return resp
+
+    # -- control endpoints (for tests that run the fake in another process) ---------------
+    async def _ctl_script(self, request: web.Request) -> web.Response:
+        items = await request.json()
+        names = {f.name for f in fields(Behaviour)}
+        if not isinstance(items, list) or not all(
+                isinstance(i, dict) and i.keys() <= names for i in items):
+            message = f"expected a list of objects with keys from {sorted(names)}"
+            return web.json_response({"error": message}, status=400)
+        self.script(*(Behaviour(**i) for i in items))
+        return web.json_response({"queued": len(self._script)})
+
+    async def _ctl_configure(self, request: web.Request) -> web.Response:
+        data = await request.json()
+        self.configure(**{k: data[k] for k in ("ttft", "rate", "tokens") if k in data})
+        return web.json_response({"ttft": self.ttft, "rate": self.rate, "tokens": self.tokens})
+
+    async def _ctl_reset(self, request: web.Request) -> web.Response:
+        self.reset()
+        return web.json_response({"ok": True})
+
+    async def _ctl_requests(self, request: web.Request) -> web.Response:
+        return web.json_response(self.requests)
+
+
+async def _serve_forever(fake: FakeOpenAI) -> None:
+    await fake.start_async()
+    print(f"listening on {fake.url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await fake.stop_async()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Fake OpenAI Chat Completions server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--ttft", type=float, default=0.0, help="seconds to first token")
+    parser.add_argument("--rate", type=float, default=0.0, help="tokens/s, 0 = unpaced")
+    parser.add_argument("--tokens", type=int, default=12, help="tokens in the default reply")
+    args = parser.parse_args(argv)
+    asyncio.run(_serve_forever(FakeOpenAI(ttft=args.ttft, rate=args.rate, tokens=args.tokens,
+                                          host=args.host, port=args.port)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Test settings: the real settings, with fast hashing and the demo bot typing instantly.
+
+The database follows DATABASE_URL like the site does (SQLite when unset, PostgreSQL under CI).
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x7Hq2Lm9Vb4Nc8Zr1Pw6Ts3Ky5Jd0Fg" * 2)
+os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+os.environ.setdefault("CHATLAB_HTTPS", "false")
+os.environ.setdefault("CHATLAB_DATA_DIR", tempfile.mkdtemp(prefix="chatlab-test-"))
+# Channels and Celery stay in-process for the ordinary suite; the multi-process tests start
+# their own daphne and Celery processes with REDIS_URL set.
+os.environ.pop("REDIS_URL", None)
+os.environ.pop("CELERY_BROKER_URL", None)
+
+from chatlab_site.settings import *  # noqa: E402,F401,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CHATLAB_DEMO_TOKENS_PER_SECOND = 0
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
