@@ -11,7 +11,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = Path(env.string("CHATLAB_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 
 # Production is any deployment that names an external database or Redis: then nothing is guessed.
-PRODUCTION = bool(env.raw("DATABASE_URL") or env.raw("REDIS_URL"))
+DATABASE_URL = env.url("DATABASE_URL", schemes=("postgres", "postgresql", "pgsql", "sqlite"))
+REDIS_URL = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+PRODUCTION = bool(DATABASE_URL or REDIS_URL)
 DEBUG = env.boolean("DEBUG", False)
 
 

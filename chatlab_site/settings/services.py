@@ -6,15 +6,12 @@ import dj_database_url
 
 from chatlab_site import env
 
-from .base import DATA_DIR
+from .base import DATA_DIR, DATABASE_URL, REDIS_URL
 
-_database_url = env.url(
-    "DATABASE_URL", schemes=("postgres", "postgresql", "pgsql", "sqlite")
-)
-if _database_url:
+if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
-            _database_url,
+            DATABASE_URL,
             conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 60, minimum=0),
             conn_health_checks=True,
         )
@@ -29,8 +26,6 @@ else:
             "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
         }
     }
-
-REDIS_URL = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"))
 
 if REDIS_URL:
     # Pub/sub layer: one round trip per send instead of about four (see DESIGN.md).

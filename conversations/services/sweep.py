@@ -13,7 +13,9 @@ from django.utils import timezone
 
 from conversations.models import Message
 
+from .fanout import GROUP_EVENT, conversation_group
 from .generation import INTERRUPTED
+from .payloads import message_payload
 from .runner import CONTROL_GROUP
 
 log = logging.getLogger(__name__)
@@ -59,4 +61,14 @@ async def sweep_interrupted_replies() -> int:
     ).aupdate(status=Message.Status.FAILED, error=INTERRUPTED)
     if count:
         log.warning("marked %d orphaned replies as interrupted", count)
+        await _tell_open_tabs(orphans)
     return count
+
+
+async def _tell_open_tabs(ids: set[str]) -> None:
+    layer = get_channel_layer()
+    async for message in Message.objects.filter(pk__in=ids, status=Message.Status.FAILED):
+        event = {"kind": "done", "id": str(message.pk), "seq": -1,
+                 "message": message_payload(message, with_content=False)}
+        await layer.group_send(conversation_group(message.conversation_id),
+                               {"type": GROUP_EVENT, "event": event, "origin": ""})
