@@ -126,6 +126,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now; silences its warning
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
