@@ -73,3 +73,13 @@ async def _fresh_channel_layer():
     layer = get_channel_layer()
     if hasattr(layer, "flush"):
         await layer.flush()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # Under CI a skip is a failure: the services a test needs must be there for real.
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true: {report.longrepr}"
