@@ -38,8 +38,8 @@ test: install-dev
 
 # Regenerates both lock files from pyproject.toml (needs the network to PyPI).
 lock: install-dev
-	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe -o requirements.lock pyproject.toml
-	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --extra dev -o requirements-dev.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --all-build-deps -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --all-build-deps --extra dev -o requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
