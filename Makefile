@@ -31,7 +31,7 @@ run: install
 	$(BIN)/python manage.py seed_bots
 	$(BIN)/python manage.py ensure_admin
 	@echo "Chatlab is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
-	$(BIN)/daphne -b $(HOST) -p $(PORT) chatlab_site.asgi:application
+	$(BIN)/python -m chatlab_site.serve -b $(HOST) -p $(PORT)
 
 test: install-dev
 	$(BIN)/python -m pytest
