@@ -10,8 +10,8 @@ CHATLAB_MAX_MESSAGE_CHARS = env.integer("CHATLAB_MAX_MESSAGE_CHARS", 32_000, min
 CHATLAB_COALESCE_MS = env.integer("CHATLAB_COALESCE_MS", 50, minimum=0)
 # Seconds until the first checkpoint of a growing reply; each later one waits CHECKPOINT_GROWTH
 # times longer, so a reply costs a handful of writes however long it runs.
-CHATLAB_CHECKPOINT_SECONDS = env.decimal("CHATLAB_CHECKPOINT_SECONDS", 10.0, minimum=0.1)
-CHATLAB_CHECKPOINT_GROWTH = env.decimal("CHATLAB_CHECKPOINT_GROWTH", 3.0, minimum=1.0)
+CHATLAB_CHECKPOINT_SECONDS = env.decimal("CHATLAB_CHECKPOINT_SECONDS", 30.0, minimum=0.1)
+CHATLAB_CHECKPOINT_GROWTH = env.decimal("CHATLAB_CHECKPOINT_GROWTH", 4.0, minimum=1.0)
 # Hard limit on one reply, start to finish.
 CHATLAB_REPLY_TIMEOUT = env.integer("CHATLAB_REPLY_TIMEOUT", 600, minimum=10)
 # A pending or streaming reply that no process owns for this long is marked interrupted.
