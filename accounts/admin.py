@@ -20,3 +20,53 @@ class UserAdmin(BaseUserAdmin):
         (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin  # noqa: E402
+from django.contrib.auth.models import Group  # noqa: E402
+
+from .models import ApiToken, RolePolicy  # noqa: E402
+
+
+class RolePolicyInline(admin.StackedInline):
+    model = RolePolicy
+    can_delete = False
+    filter_horizontal = ("bots",)
+    extra = 0
+    max_num = 1
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin):
+    inlines = [RolePolicyInline]
+    list_display = ("name", "role")
+
+    @admin.display(description=_("role"))
+    def role(self, obj: Group) -> str:
+        policy = getattr(obj, "policy", None)
+        return policy.get_role_display() if policy else "—"
+
+
+@admin.register(RolePolicy)
+class RolePolicyAdmin(admin.ModelAdmin):
+    list_display = ("role", "group", "messages_per_day", "tokens_per_day", "images_per_day",
+                    "max_reply_tokens", "api_access", "all_bots")
+    list_editable = ("messages_per_day", "tokens_per_day", "images_per_day", "max_reply_tokens",
+                     "api_access", "all_bots")
+    filter_horizontal = ("bots",)
+    list_select_related = ("group",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_select_related = ("user",)
+    search_fields = ("name", "user__email", "prefix")
+    fields = ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("user", "prefix", "created_at", "last_used_at")
+
+    def has_add_permission(self, request, obj=None) -> bool:  # tokens are made by their owner
+        return False

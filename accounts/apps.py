@@ -1,6 +1,24 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _grant_admin_role_every_permission(sender: Any, **kwargs: Any) -> None:
+    # Permissions are created after migrations run, so the admin role is completed here.
+    from django.contrib.auth.models import Permission
+
+    from accounts.models import RolePolicy
+
+    policy = RolePolicy.objects.filter(role="admin").select_related("group").first()
+    if policy is not None:
+        policy.group.permissions.set(Permission.objects.all())
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        # Sent once per app; the last call sees every permission.
+        post_migrate.connect(_grant_admin_role_every_permission)

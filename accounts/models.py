@@ -51,3 +51,65 @@ class User(AbstractUser):
     @property
     def shown_name(self) -> str:
         return self.display_name or self.email.split("@", 1)[0]
+
+
+class Role(models.TextChoices):
+    GUEST = "guest", _("guest")
+    USER = "user", _("user")
+    ADMIN = "admin", _("admin")
+
+
+class RolePolicy(models.Model):
+    """What a role may do and how much. A role is a Django group; this row carries its limits.
+
+    An empty limit means "no limit".
+    """
+
+    group = models.OneToOneField(
+        "auth.Group", on_delete=models.CASCADE, related_name="policy", verbose_name=_("group")
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, unique=True)
+    messages_per_day = models.PositiveIntegerField(_("messages per day"), null=True, blank=True)
+    tokens_per_day = models.PositiveIntegerField(_("tokens per day"), null=True, blank=True)
+    images_per_day = models.PositiveIntegerField(_("images per day"), null=True, blank=True)
+    max_reply_tokens = models.PositiveIntegerField(
+        _("longest reply (tokens)"), null=True, blank=True,
+        help_text=_("Caps every bot's max output tokens for this role."),
+    )
+    api_access = models.BooleanField(_("API access"), default=False)
+    all_bots = models.BooleanField(_("may use every bot"), default=True)
+    bots = models.ManyToManyField(
+        "conversations.Bot", blank=True, related_name="+", verbose_name=_("bots"),
+        help_text=_("When 'may use every bot' is off, only these."),
+    )
+
+    class Meta:
+        verbose_name = _("role and quota")
+        verbose_name_plural = _("roles and quotas")
+
+    def __str__(self) -> str:
+        return self.get_role_display()
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only a SHA-256 hash is stored; the token is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=16, help_text=_("The token's first characters, to tell tokens apart."))
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

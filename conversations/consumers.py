@@ -107,7 +107,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             await handler(frame)
         except ChatError as exc:
-            await self._error(exc.code, exc.message, ref=frame.get("client_id"))
+            await self._error(exc.code, exc.message, ref=frame.get("client_id"),
+                              retry_after=exc.retry_after)
 
     def _still_allowed(self) -> bool:
         # Checked on every frame, so deactivating someone takes effect on their next frame.
@@ -230,8 +231,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _send(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
 
-    async def _error(self, code: str, message: str, ref: Any = None) -> None:
-        await self._send({"type": "error", "code": code, "message": message, "ref": ref})
+    async def _error(self, code: str, message: str, ref: Any = None,
+                     retry_after: int | None = None) -> None:
+        frame = {"type": "error", "code": code, "message": message, "ref": ref}
+        if retry_after is not None:
+            frame["retry_after"] = retry_after
+        await self._send(frame)
 
 
 async def _conv(conversation: Conversation) -> dict[str, Any]:

@@ -7,12 +7,18 @@ import uuid
 from django.db.models import QuerySet
 
 from accounts.models import User
+from accounts.roles import policy_for
 
 from .models import Bot, Conversation, Message
 
 
 def bots_for(user: User) -> QuerySet[Bot]:
-    return Bot.objects.active().order_by("position", "name")
+    """The active bots this person's role may use."""
+    bots = Bot.objects.active().order_by("position", "name")
+    policy = policy_for(user)
+    if policy is not None and not policy.all_bots:
+        bots = bots.filter(pk__in=policy.bots.values("pk"))
+    return bots
 
 
 def conversations_for(user: User) -> QuerySet[Conversation]:

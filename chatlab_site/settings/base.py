@@ -47,7 +47,7 @@ SITE_URL = env.url("SITE_URL", schemes=("http", "https"), default="http://127.0.
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "chatlab_site.admin.ChatlabAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from accounts.roles import policy_for
+from accounts.services.quotas import reply_token_cap
 from conversations.models import Message
 from conversations.providers import ChatRequest
 
@@ -19,7 +21,8 @@ def build_request(reply: Message) -> ChatRequest:
     """Reads the history once and keeps the newest messages that fit the bot's window."""
     conversation = reply.conversation
     bot = conversation.bot
-    budget = bot.context_window - bot.max_output_tokens
+    max_tokens = reply_token_cap(policy_for(conversation.owner), bot.max_output_tokens)
+    budget = bot.context_window - max_tokens
     system = [{"role": "system", "content": bot.system_prompt}] if bot.system_prompt else []
     budget -= sum(estimate_tokens(m["content"]) for m in system)
 
@@ -50,5 +53,5 @@ def build_request(reply: Message) -> ChatRequest:
         model=bot.model,
         messages=system + kept,
         temperature=bot.temperature,
-        max_tokens=bot.max_output_tokens,
+        max_tokens=max_tokens,
     )

@@ -10,6 +10,7 @@ class ChatError(Exception):
     code: str
     message: str
     status: int = 400
+    retry_after: int | None = None  # seconds, for 429 answers
 
     def __str__(self) -> str:
         return self.message

@@ -62,7 +62,7 @@ class _Outcome:
 
 def _load(message_id: str) -> Message | None:
     return (
-        Message.objects.select_related("conversation__bot__provider")
+        Message.objects.select_related("conversation__bot__provider", "conversation__owner")
         .filter(pk=message_id)
         .first()
     )

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services.quotas import QuotaExceeded, bot_allowed, quota_check_message
 from conversations import selectors
 from conversations.models import Bot, Conversation, Message
 
@@ -65,6 +66,20 @@ def _pick_bot(user: User, bot_slug: str | None) -> Bot:
     return bot
 
 
+def _check_quota(user: User, *, new_message: bool) -> None:
+    try:
+        quota_check_message(user, new_message=new_message)
+    except QuotaExceeded as exc:
+        raise ChatError("quota", exc.message, status=429, retry_after=exc.retry_after) from None
+
+
+def _check_bot(user: User, bot: Bot) -> None:
+    if not (bot.is_active and bot.provider.is_active):
+        raise ChatError("bot_inactive", "This conversation's bot has been switched off.", 409)
+    if not bot_allowed(selectors.policy_for(user), bot.pk):
+        raise ChatError("bot_not_allowed", "Your role may not use this bot.", status=403)
+
+
 def _title_from(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
@@ -105,6 +120,7 @@ def message_send(
     cid = _parse_client_id(client_id)
     if cid and (replayed := _replay(user, cid)):
         return replayed
+    _check_quota(user, new_message=True)
 
     with transaction.atomic():
         created = False
@@ -117,10 +133,7 @@ def message_send(
             )
             if conversation is None:
                 raise ChatError("not_found", "Conversation not found.", status=404)
-            if not (conversation.bot.is_active and conversation.bot.provider.is_active):
-                raise ChatError(
-                    "bot_inactive", "This conversation's bot has been switched off.", status=409
-                )
+            _check_bot(user, conversation.bot)
             if selectors.active_replies(conversation.pk).exists():
                 raise ChatError(
                     "busy", "A reply is still being written. Stop it or wait for it.", status=409
@@ -179,8 +192,8 @@ def reply_regenerate(
         last = selectors.visible_messages(conversation).last()
         if last is None or last.pk != old.pk:
             raise ChatError("not_last", "Only the last reply can be regenerated.", status=409)
-        if not (conversation.bot.is_active and conversation.bot.provider.is_active):
-            raise ChatError("bot_inactive", "This conversation's bot has been switched off.", 409)
+        _check_bot(user, conversation.bot)
+        _check_quota(user, new_message=False)
         now = timezone.now()
         Message.objects.filter(pk=old.pk).update(superseded_at=now)
         reply = Message.objects.create(

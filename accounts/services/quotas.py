@@ -1,0 +1,124 @@
+"""One place that decides whether a person may send another message, and what they have left.
+
+Every entry point (socket, REST, OpenAI endpoint, messengers) reaches it through the message
+services, so a limit cannot be skipped by picking another door. Usage is counted from the
+messages themselves: no counter rows to drift, and no extra write per message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import RolePolicy
+from accounts.roles import policy_for
+
+
+@dataclass(frozen=True)
+class Usage:
+    messages: int
+    tokens: int
+    images: int = 0
+
+
+@dataclass(frozen=True)
+class Allowance:
+    role: str
+    used: Usage
+    messages_per_day: int | None
+    tokens_per_day: int | None
+    images_per_day: int | None
+    resets_at: datetime
+
+    def left(self, limit: int | None, used: int) -> int | None:
+        return None if limit is None else max(limit - used, 0)
+
+    @property
+    def messages_left(self) -> int | None:
+        return self.left(self.messages_per_day, self.used.messages)
+
+    @property
+    def tokens_left(self) -> int | None:
+        return self.left(self.tokens_per_day, self.used.tokens)
+
+    @property
+    def images_left(self) -> int | None:
+        return self.left(self.images_per_day, self.used.images)
+
+
+@dataclass
+class QuotaExceeded(Exception):
+    message: str
+    retry_after: int  # seconds until the day's allowance resets
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def day_start(now: datetime | None = None) -> datetime:
+    now = now or timezone.now()
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def usage_today(user: Any) -> Usage:
+    from conversations.models import Message
+
+    totals = Message.objects.filter(
+        conversation__owner=user, created_at__gte=day_start()
+    ).aggregate(
+        messages=Count("pk", filter=Q(role=Message.Role.USER)),
+        tokens=Coalesce(Sum("prompt_tokens"), 0) + Coalesce(Sum("completion_tokens"), 0),
+    )
+    return Usage(messages=totals["messages"], tokens=totals["tokens"])
+
+
+def allowance_for(user: Any, policy: RolePolicy | None = None, usage: Usage | None = None) -> Allowance:
+    policy = policy or policy_for(user)
+    start = day_start()
+    return Allowance(
+        role=policy.role if policy else "user",
+        used=usage if usage is not None else usage_today(user),
+        messages_per_day=policy.messages_per_day if policy else None,
+        tokens_per_day=policy.tokens_per_day if policy else None,
+        images_per_day=policy.images_per_day if policy else None,
+        resets_at=start + timedelta(days=1),
+    )
+
+
+def quota_check_message(
+    user: Any, *, usage: Usage | None = None, new_message: bool = True
+) -> Allowance:
+    """Raises QuotaExceeded when one more message (or, for a regenerated reply, one more reply)
+    would break today's limits."""
+    allowance = allowance_for(user, usage=usage)
+    retry_after = max(int((allowance.resets_at - timezone.now()).total_seconds()), 1)
+    if new_message and allowance.messages_left == 0:
+        raise QuotaExceeded(
+            f"You have used all {allowance.messages_per_day} messages for today. "
+            "The allowance renews at midnight UTC.",
+            retry_after,
+        )
+    if allowance.tokens_left == 0:
+        raise QuotaExceeded(
+            f"You have used all {allowance.tokens_per_day:,} tokens for today. "
+            "The allowance renews at midnight UTC.",
+            retry_after,
+        )
+    return allowance
+
+
+def bot_allowed(policy: RolePolicy | None, bot_id: int) -> bool:
+    if policy is None or policy.all_bots:
+        return True
+    return policy.bots.filter(pk=bot_id).exists()
+
+
+def reply_token_cap(policy: RolePolicy | None, bot_max: int) -> int:
+    if policy is None or policy.max_reply_tokens is None:
+        return bot_max
+    return min(bot_max, policy.max_reply_tokens)
