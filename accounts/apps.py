@@ -22,3 +22,8 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Sent once per app; the last call sees every permission.
         post_migrate.connect(_grant_admin_role_every_permission)
+        from django.db.models.signals import post_save
+
+        from .signals import close_sockets_of_deactivated
+
+        post_save.connect(close_sockets_of_deactivated, sender=self.get_model("User"))

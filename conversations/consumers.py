@@ -17,6 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.models import User
+from accounts.signals import user_group
 
 from . import selectors
 from .models import Conversation, Message
@@ -53,6 +54,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CLOSE_NOT_FOUND)
                 return
         await self.accept()
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         if requested:
             await self._follow(str(requested))
             active = await database_sync_to_async(
@@ -63,6 +65,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await request_snapshots(active, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "user", None) is not None:
+            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         if self.conversation_id:
             await self.channel_layer.group_discard(
                 conversation_group(self.conversation_id), self.channel_name
@@ -178,6 +182,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             else:
                 await self._send({"type": "message", "message": message_payload(message),
                                   "k": self._stream_key(str(message.pk))})
+
+    async def account_deactivated(self, message: dict[str, Any]) -> None:
+        await self._error("deactivated", "Your account is not active.")
+        await self.close(code=CLOSE_DEACTIVATED)
 
     # Reply events (direct from a local runner, or from the conversation group) ---------------
 

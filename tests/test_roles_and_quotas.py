@@ -169,3 +169,57 @@ def test_role_fields_in_forms_are_ignored(client):
 
     sneaky = User.objects.get(email="sneaky@example.com")
     assert not sneaky.is_staff and not sneaky.is_superuser and role_of(sneaky) == Role.USER
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_deactivating_a_user_closes_their_open_sockets(user, demo_bot):
+    comm = await connect(user)
+    assert (await comm.connect())[0]
+    user.is_active = False
+    await sync_to_async(user.save)()
+    assert (await comm.receive_json_from())["code"] == "deactivated"
+    assert (await comm.receive_output(timeout=2))["type"] == "websocket.close"
+
+
+def test_the_profile_shows_usage_and_manages_tokens(client, user, demo_bot):
+    client.force_login(user)
+    RolePolicy.objects.filter(role="user").update(messages_per_day=5)
+    sent = message_send(user=user, content="one")
+    Message.objects.filter(pk=sent.reply.pk).update(status="complete", completion_tokens=7)
+    page = client.get("/accounts/profile/").content.decode()
+    assert 'id="role">user<' in page and ">1<" in page and ">4<" in page
+    created = client.post("/accounts/profile/", {"name": "my script"}).content.decode()
+    raw = created.split('id="new-token">')[1].split("<")[0]
+    assert api_token_authenticate(raw) == user
+    assert raw not in client.get("/accounts/profile/").content.decode()
+    token = ApiToken.objects.get()
+    client.post(f"/accounts/tokens/{token.pk}/revoke/")
+    assert api_token_authenticate(raw) is None
+
+
+def test_no_token_for_a_role_without_api_access(client, user):
+    RolePolicy.objects.filter(role="user").update(api_access=False)
+    client.force_login(user)
+    client.post("/accounts/profile/", {"name": "nope"})
+    assert not ApiToken.objects.exists()
+
+
+def test_someone_elses_token_cannot_be_revoked(client, user, other_user):
+    token, raw = api_token_create(user=other_user, name="theirs")
+    client.force_login(user)
+    client.post(f"/accounts/tokens/{token.pk}/revoke/")
+    assert api_token_authenticate(raw) == other_user
+
+
+def test_deleting_my_account_deletes_my_data(client, user, other_user, demo_bot):
+    mine = message_send(user=user, content="mine")
+    theirs = message_send(user=other_user, content="theirs")
+    client.force_login(user)
+    wrong = client.post("/accounts/delete/", {"password": "nope"})
+    assert wrong.status_code == 200 and type(user).objects.filter(pk=user.pk).exists()
+    response = client.post("/accounts/delete/", {"password": "correct horse battery"})
+    assert response.status_code == 302
+    assert not type(user).objects.filter(pk=user.pk).exists()
+    assert not Message.objects.filter(conversation=mine.conversation).exists()
+    assert Message.objects.filter(conversation=theirs.conversation).count() == 2
+    assert client.get("/").status_code == 302
