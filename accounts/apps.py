@@ -9,7 +9,9 @@ def _grant_admin_role_every_permission(sender: Any, **kwargs: Any) -> None:
     from django.contrib.auth.models import Permission
 
     from accounts.models import RolePolicy
+    from accounts.roles import ensure_default_roles
 
+    ensure_default_roles()
     policy = RolePolicy.objects.filter(role="admin").select_related("group").first()
     if policy is not None:
         policy.group.permissions.set(Permission.objects.all())
@@ -27,3 +29,9 @@ class AccountsConfig(AppConfig):
         from .signals import close_sockets_of_deactivated
 
         post_save.connect(close_sockets_of_deactivated, sender=self.get_model("User"))
+        from django.contrib.auth.signals import user_logged_in
+
+        from .guests import on_login
+
+        # Logging in (sign-up logs in too) keeps the conversations tried as a guest.
+        user_logged_in.connect(on_login, dispatch_uid="chatlab-guest-adopt")

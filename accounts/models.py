@@ -35,6 +35,9 @@ class User(AbstractUser):
     username = None  # type: ignore[assignment]
     email = models.EmailField(_("email address"), unique=True)
     display_name = models.CharField(_("display name"), max_length=150, blank=True)
+    # A visitor trying the site without an account: never logged in, owns the conversations
+    # kept in their session until they sign up (then they move to the new account).
+    is_guest = models.BooleanField(_("guest"), default=False, db_index=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

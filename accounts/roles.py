@@ -9,7 +9,7 @@ from .models import Role, RolePolicy
 
 def role_of(user: Any) -> str:
     """Read fresh on every call (one query), so a role changed in the admin applies at once."""
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or getattr(user, "is_guest", False):
         return Role.GUEST
     if user.is_superuser:
         return Role.ADMIN
@@ -19,3 +19,23 @@ def role_of(user: Any) -> str:
 
 def policy_for(user: Any) -> RolePolicy | None:
     return RolePolicy.objects.filter(role=role_of(user)).first()
+
+
+DEFAULT_LIMITS: dict[str, dict[str, Any]] = {
+    Role.GUEST: {"messages_per_day": 10, "tokens_per_day": 20_000, "images_per_day": 0,
+                 "max_reply_tokens": 1024, "api_access": False},
+    Role.USER: {"messages_per_day": 500, "tokens_per_day": 2_000_000, "images_per_day": 50,
+                "max_reply_tokens": None, "api_access": True},
+    Role.ADMIN: {"messages_per_day": None, "tokens_per_day": None, "images_per_day": None,
+                 "max_reply_tokens": None, "api_access": True},
+}
+
+
+def ensure_default_roles() -> None:
+    """Creates any missing role with its starting limits; existing ones are left as edited."""
+    from django.contrib.auth.models import Group
+
+    for role, limits in DEFAULT_LIMITS.items():
+        if not RolePolicy.objects.filter(role=role).exists():
+            group, _ = Group.objects.get_or_create(name=str(role).capitalize())
+            RolePolicy.objects.create(role=role, group=group, **limits)

@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from accounts.guests import guest_create, guest_from_session, guests_enabled
 from accounts.models import User
 from accounts.signals import user_group
 
@@ -35,26 +36,33 @@ CLOSE_DEACTIVATED = 4403
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
-    user: User
+    # The signed-in person, or the session's guest (None until a guest sends a first message).
+    user: User | None = None
     conversation_id: str | None = None
 
     async def connect(self) -> None:
+        self.streams: dict[str, int] = {}  # message id -> short stream key used in frames
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_active:
+        if user is not None and user.is_authenticated and user.is_active:
+            self.user = user
+        elif guests_enabled():
+            self.user = await database_sync_to_async(guest_from_session)(self.scope.get("session"))
+        else:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.user = user
-        self.streams: dict[str, int] = {}  # message id -> short stream key used in frames
         requested = self.scope["url_route"]["kwargs"].get("conversation_id")
         if requested:
-            conversation = await database_sync_to_async(selectors.conversation_get)(
-                user, requested
-            )
+            conversation = None
+            if self.user is not None:
+                conversation = await database_sync_to_async(selectors.conversation_get)(
+                    self.user, requested
+                )
             if conversation is None:
                 await self.close(code=CLOSE_NOT_FOUND)
                 return
         await self.accept()
-        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        if self.user is not None:
+            await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         if requested:
             await self._follow(str(requested))
             active = await database_sync_to_async(
@@ -63,6 +71,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             for message_id in active:
                 self._stream_key(message_id)
             await request_snapshots(active, self.channel_name)
+
+    async def _actor(self) -> User:
+        """The sender; a guest's User row is made on their first message."""
+        if self.user is None:
+            session = self.scope.get("session")
+            if session is None:
+                raise ChatError("login_required", "Sign in to chat.", status=401)
+            self.user = await database_sync_to_async(guest_create)(session)
+            await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        return self.user
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "user", None) is not None:
@@ -95,7 +113,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self._error("invalid", "Frames must be JSON objects with a type.")
             return
-        if not await database_sync_to_async(self._still_allowed)():
+        if self.user is not None and not await database_sync_to_async(self._still_allowed)():
             await self._error("deactivated", "Your account is not active.")
             await self.close(code=CLOSE_DEACTIVATED)
             return
@@ -116,12 +134,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     def _still_allowed(self) -> bool:
         # Checked on every frame, so deactivating someone takes effect on their next frame.
+        assert self.user is not None
         return User.objects.filter(pk=self.user.pk, is_active=True).exists()
 
     async def on_send(self, frame: dict[str, Any]) -> None:
         bot = frame.get("bot")
+        user = await self._actor()
         sent = await database_sync_to_async(message_services.message_send)(
-            user=self.user,
+            user=user,
             content=frame.get("content"),
             conversation_id=self.conversation_id,
             bot_slug=bot if isinstance(bot, str) else None,
@@ -149,7 +169,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_regenerate(self, frame: dict[str, Any]) -> None:
         reply = await database_sync_to_async(message_services.reply_regenerate)(
-            user=self.user, message_id=frame.get("id"), reply_status=Message.Status.STREAMING
+            user=await self._actor(), message_id=frame.get("id"), reply_status=Message.Status.STREAMING
         )
         key = self._stream_key(str(reply.pk))
         await self._send({"type": "regenerated", "replaces": frame.get("id"),
@@ -158,7 +178,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         runner().start(str(reply.pk), reply.conversation_id, direct=self)
 
     async def on_stop(self, frame: dict[str, Any]) -> None:
-        message = await database_sync_to_async(selectors.message_get)(self.user, frame.get("id"))
+        message = await database_sync_to_async(selectors.message_get)(
+            await self._actor(), frame.get("id")
+        )
         if message is None:
             raise ChatError("not_found", "Message not found.")
         if message.is_active:

@@ -7,15 +7,19 @@ import uuid
 from django.db.models import QuerySet
 
 from accounts.models import User
+from accounts.models import Role, RolePolicy
 from accounts.roles import policy_for
 
 from .models import Bot, Conversation, Message
 
 
-def bots_for(user: User) -> QuerySet[Bot]:
+def bots_for(user: User | None, policy: RolePolicy | None = None) -> QuerySet[Bot]:
     """The active bots this person's role may use."""
     bots = Bot.objects.active().order_by("position", "name")
-    policy = policy_for(user)
+    policy = policy or policy_for(user)
+    if policy is None or policy.role == Role.GUEST:
+        # Guests try the default bot only.
+        return bots.filter(is_default=True)
     if policy is not None and not policy.all_bots:
         bots = bots.filter(pk__in=policy.bots.values("pk"))
     return bots

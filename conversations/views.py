@@ -1,14 +1,19 @@
-"""The chat pages. All of them belong to a signed-in person and show only their own data."""
+"""The chat pages. Each shows only the asking person's data: a signed-in user's, or the
+conversations a guest started in this browser session."""
 
 from __future__ import annotations
 
 import uuid
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+
+from accounts.guests import guest_from_session, guests_enabled
+from accounts.roles import policy_for
+from accounts.services.quotas import allowance_for
 
 from . import selectors
 from .services.payloads import bot_payload, message_payload
@@ -16,20 +21,29 @@ from .services.payloads import bot_payload, message_payload
 SIDEBAR_LIMIT = 100
 
 
-@login_required
 def chat(request: HttpRequest, conversation_id: uuid.UUID | None = None) -> HttpResponse:
+    is_guest = not request.user.is_authenticated
+    if is_guest and not guests_enabled():
+        return redirect_to_login(request.get_full_path())
+    actor = guest_from_session(request.session) if is_guest else request.user
+    if is_guest:
+        # The socket finds the guest through this session, so make sure it exists.
+        request.session.setdefault("chatlab_visit", True)
     conversation = None
     messages: list[dict[str, object]] = []
     if conversation_id is not None:
-        conversation = selectors.conversation_get(request.user, conversation_id)
+        conversation = selectors.conversation_get(actor, conversation_id) if actor else None
         if conversation is None:
             raise Http404("Conversation not found")
         messages = [message_payload(m) for m in selectors.visible_messages(conversation)]
-    bots = list(selectors.bots_for(request.user))
+    policy = policy_for(actor)
+    bots = list(selectors.bots_for(actor, policy))
     default_bot = next((b for b in bots if b.is_default), bots[0] if bots else None)
     context = {
         "conversation": conversation,
-        "conversations": selectors.conversations_for(request.user)[:SIDEBAR_LIMIT],
+        "conversations": selectors.conversations_for(actor)[:SIDEBAR_LIMIT] if actor else [],
+        "is_guest": is_guest,
+        "allowance": allowance_for(actor, policy=policy) if actor else None,
         "bots": bots,
         "chat_state": {
             "conversation": str(conversation.pk) if conversation else None,

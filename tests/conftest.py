@@ -37,6 +37,16 @@ def fake_openai(fake_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
     fake_openai_server.reset()
 
 
+@pytest.fixture(autouse=True)
+def _default_roles(request):
+    # Transactional tests empty every table, data migrations' rows included: put roles back.
+    if "django_db" in request.keywords or {"db", "transactional_db"} & set(request.fixturenames):
+        from accounts.roles import ensure_default_roles
+
+        request.getfixturevalue("db") if "transactional_db" not in request.fixturenames else None
+        ensure_default_roles()
+
+
 @pytest.fixture
 def user(db):
     return UserFactory()

@@ -74,7 +74,8 @@ async def test_it_streams_a_reply_and_saves_it(user, openai_bot, fake_openai):
     await comm.disconnect()
 
 
-async def test_it_refuses_anonymous_and_foreign_origin(user):
+async def test_it_refuses_anonymous_and_foreign_origin(user, settings):
+    settings.CHATLAB_GUEST_CHAT = False
     anonymous = await connect(None)
     connected, code = await anonymous.connect()
     assert not connected and code == 4401

@@ -222,4 +222,4 @@ def test_deleting_my_account_deletes_my_data(client, user, other_user, demo_bot)
     assert not type(user).objects.filter(pk=user.pk).exists()
     assert not Message.objects.filter(conversation=mine.conversation).exists()
     assert Message.objects.filter(conversation=theirs.conversation).count() == 2
-    assert client.get("/").status_code == 302
+    assert client.get("/accounts/profile/").status_code == 302

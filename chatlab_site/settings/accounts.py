@@ -52,3 +52,8 @@ ACCOUNT_RATE_LIMITS = {
     "manage_email": "10/m/user",
     "confirm_email": "1/3m/key",
 }
+
+# Visitors may try the default bot before signing up (the guest role's quota applies).
+CHATLAB_GUEST_CHAT = env.boolean("CHATLAB_GUEST_CHAT", True)
+# Guests and their conversations are deleted after this many days.
+CHATLAB_GUEST_RETENTION_DAYS = env.integer("CHATLAB_GUEST_RETENTION_DAYS", 7, minimum=1)

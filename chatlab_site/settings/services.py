@@ -65,6 +65,7 @@ CELERY_TASK_ROUTES = {
     "conversations.tasks.*": {"queue": "maintenance"},
     "imaging.tasks.*": {"queue": "images"},
     "analytics.tasks.*": {"queue": "maintenance"},
+    "accounts.tasks.*": {"queue": "maintenance"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
