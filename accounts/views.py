@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -62,8 +62,9 @@ def profile(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
-    if api_token_revoke(user=request.user, token_id=token_id):
-        messages.success(request, _("The token was revoked."))
+    if not api_token_revoke(user=request.user, token_id=token_id):
+        raise Http404("No such token")
+    messages.success(request, _("The token was revoked."))
     return redirect("profile")
 
 

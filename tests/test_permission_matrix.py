@@ -1,0 +1,126 @@
+"""Every object endpoint, for every role, against another person's objects: 404, never data.
+
+Later endpoints join by adding a row to HTTP_ENDPOINTS or SOCKET_ENDPOINTS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from accounts.models import RolePolicy
+from accounts.services.tokens import api_token_authenticate, api_token_create
+from chatlab_site.asgi import application
+from conversations.models import Message
+from conversations.services.messages import message_send
+from tests.factories import UserFactory
+from tests.test_consumer import ORIGIN
+
+ROLES = ["guest", "user", "admin"]
+SECRET = "the victim's private words"
+
+
+@dataclass(frozen=True)
+class Victim:
+    conversation: str
+    reply: str
+    token_id: int
+    token: str
+
+
+@pytest.fixture
+def victim(demo_bot) -> Victim:
+    owner = UserFactory()
+    sent = message_send(user=owner, content=SECRET)
+    Message.objects.filter(pk=sent.reply.pk).update(status="complete", content=SECRET)
+    token, raw = api_token_create(user=owner, name=SECRET)
+    return Victim(str(sent.conversation.pk), str(sent.reply.pk), token.pk, raw)
+
+
+def actor_client(role: str) -> Client:
+    client = Client()
+    if role == "guest":
+        client.get("/")  # a guest is a visitor with a session
+        return client
+    person = UserFactory()
+    if role == "admin":
+        person.groups.add(RolePolicy.objects.get(role="admin").group)
+    client.force_login(person)
+    return client
+
+
+@dataclass(frozen=True)
+class HttpEndpoint:
+    name: str
+    method: str
+    path: str
+
+
+HTTP_ENDPOINTS = [
+    HttpEndpoint("conversation page", "get", "/c/{v.conversation}/"),
+    HttpEndpoint("revoke token", "post", "/accounts/tokens/{v.token_id}/revoke/"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", HTTP_ENDPOINTS, ids=lambda e: e.name)
+def test_http_endpoints_hide_other_peoples_objects(role, endpoint, victim):
+    client = actor_client(role)
+    response = getattr(client, endpoint.method)(endpoint.path.format(v=victim))
+    if role == "guest" and response.status_code == 302:
+        assert "/accounts/login/" in response["Location"]  # pages for members only
+    else:
+        assert response.status_code == 404
+    assert SECRET.encode() not in response.content
+    # Nothing changed hands or state.
+    assert api_token_authenticate(victim.token) is not None
+    assert Message.objects.get(pk=victim.reply).superseded_at is None
+
+
+@dataclass(frozen=True)
+class SocketEndpoint:
+    name: str
+    frame: dict
+
+
+SOCKET_ENDPOINTS = [
+    SocketEndpoint("stop", {"type": "stop", "id": "{reply}"}),
+    SocketEndpoint("regenerate", {"type": "regenerate", "id": "{reply}"}),
+]
+
+
+async def socket_for(client: Client, path: str) -> WebsocketCommunicator:
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    return WebsocketCommunicator(application, path, headers=[ORIGIN, (b"cookie", cookie)])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", ROLES)
+async def test_following_someone_elses_conversation_is_refused(role, victim):
+    client = await sync_to_async(actor_client)(role)
+    comm = await socket_for(client, f"/ws/chat/{victim.conversation}/")
+    connected, code = await comm.connect()
+    assert not connected and code == 4404
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", SOCKET_ENDPOINTS, ids=lambda e: e.name)
+async def test_socket_frames_on_someone_elses_objects_are_refused(role, endpoint, victim):
+    client = await sync_to_async(actor_client)(role)
+    comm = await socket_for(client, "/ws/chat/")
+    assert (await comm.connect())[0]
+    frame = {k: (v.format(reply=victim.reply) if isinstance(v, str) else v)
+             for k, v in endpoint.frame.items()}
+    await comm.send_json_to(frame)
+    answer = await comm.receive_json_from()
+    assert answer["type"] == "error" and answer["code"] == "not_found"
+    assert SECRET not in str(answer)
+    reply = await Message.objects.aget(pk=victim.reply)
+    assert reply.status == "complete" and reply.superseded_at is None
+    await comm.disconnect()
