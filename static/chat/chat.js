@@ -4,12 +4,14 @@
   "use strict";
   const state = JSON.parse(document.getElementById("chat-state").textContent);
   const T = state.strings;
+  T.newChat = T.newChat || document.getElementById("conversation-list").dataset.untitled;
   const $ = (id) => document.getElementById(id);
   const list = $("messages"), prompt = $("prompt"), sendBtn = $("send"), stopBtn = $("stop");
   const byId = new Map();      // message id -> view
   const byKey = new Map();     // stream key -> view
   const early = new Map();     // stream key -> deltas that came before we knew the key
   const outbox = new Map();    // client_id -> frame not yet acknowledged
+  const unsent = new Map();    // client_id -> view of a message the server has not stored yet
   let socket = null, retryDelay = 500, activeReply = null;
 
   function uuid4() {
@@ -54,7 +56,8 @@
     meta.textContent = "";
     if (view.role !== "assistant") return;
     const active = view.status === "pending" || view.status === "streaming";
-    if (view.status === "pending" && !view.content) meta.append(span("typing", T.thinking));
+    // Until the first words arrive (a model may take seconds), show that something is going on.
+    if (active && !view.content) meta.append(span("typing", T.thinking));
     if (view.status === "failed") meta.append(span("error", view.error || T.failed));
     if (view.status === "cancelled") meta.append(span("muted", T.stopped));
     const isLast = list.lastElementChild === view.el;
@@ -82,9 +85,15 @@
 
   function setActive(view) {
     activeReply = view && (view.status === "pending" || view.status === "streaming") ? view : null;
+    const focused = document.activeElement;
     stopBtn.hidden = !activeReply;
     sendBtn.hidden = !!activeReply;
     for (const v of byId.values()) if (v.role === "assistant") renderMeta(v);
+    // The button that had the focus may be gone (Send, Stop, Regenerate): keep keyboard users
+    // in the composer instead of dropping them on <body>.
+    if (focused && focused !== document.body && (!focused.isConnected || focused.hidden)) {
+      prompt.focus();
+    }
   }
 
   // Frames from the server ------------------------------------------------------------------
@@ -104,32 +113,57 @@
     scheduleRender(view);
   }
 
+  // The current conversation goes to the top of the sidebar, as the server orders it.
+  function bumpConversation(id, title) {
+    const nav = $("conversation-list");
+    let link = nav.querySelector(`a[data-id="${id}"]`);
+    if (!link) {
+      link = document.createElement("a");
+      link.href = `/c/${id}/`;
+      link.dataset.id = id;
+      link.textContent = title || T.newChat;
+      link.title = link.textContent;
+    }
+    for (const other of nav.querySelectorAll("a[aria-current]")) other.removeAttribute("aria-current");
+    link.setAttribute("aria-current", "page");
+    const none = $("no-conversations");
+    if (none) none.remove();
+    if (nav.firstElementChild !== link) nav.prepend(link);
+  }
+
   const handlers = {
     conversation(f) {
+      const title = f.conversation.title || T.newChat;
       state.conversation = f.conversation.id;
       history.replaceState(null, "", `/c/${f.conversation.id}/`);
-      $("chat-title").textContent = f.conversation.title;
-      document.title = `${f.conversation.title} · Chatlab`;
-      const link = document.createElement("a");
-      link.href = `/c/${f.conversation.id}/`;
-      link.dataset.id = f.conversation.id;
-      link.textContent = f.conversation.title;
-      link.setAttribute("aria-current", "page");
-      const nav = $("conversation-list");
-      const none = $("no-conversations");
-      if (none) none.remove();
-      nav.prepend(link);
+      $("chat-title").textContent = title;
+      document.title = `${title} · Chatlab`;
+      bumpConversation(f.conversation.id, title);
+      // The bot is fixed once the conversation exists: show its name instead of the picker.
       const picker = $("bot-select");
-      if (picker) picker.disabled = true;
+      if (picker) {
+        const name = document.createElement("span");
+        name.className = "bot-name";
+        name.textContent = picker.selectedOptions[0] ? picker.selectedOptions[0].textContent : "";
+        picker.closest(".bot-picker").replaceWith(name);
+      }
     },
     sent(f) {
       if (f.client_id) outbox.delete(f.client_id);
-      const pendingEl = f.client_id && document.querySelector(`[data-client-id="${f.client_id}"]`);
-      if (f.replaces && byId.has(f.replaces)) byId.get(f.replaces).el.remove();
-      if (f.message) {
-        if (pendingEl) { pendingEl.remove(); }
-        if (!byId.has(f.message.id)) makeView(f.message);
+      if (f.replaces && byId.has(f.replaces)) forget(byId.get(f.replaces));
+      if (f.message && !byId.has(f.message.id)) {
+        const mine = f.client_id && unsent.get(f.client_id);
+        if (mine) {
+          // Keep the element the person already sees; it now has its id.
+          unsent.delete(f.client_id);
+          mine.id = f.message.id;
+          delete mine.el.dataset.clientId;
+          byId.set(mine.id, mine);
+        } else {
+          makeView(f.message);
+        }
       }
+      if (f.message && state.conversation) bumpConversation(state.conversation, $("chat-title").textContent);
       let reply = byId.get(f.reply.id);
       if (!reply) { reply = makeView(f.reply); reply.seq = 0; }
       bind(f.k, reply);
@@ -167,11 +201,23 @@
       box.hidden = false;
       if (f.ref) {
         outbox.delete(f.ref);
-        const el = document.querySelector(`[data-client-id="${f.ref}"]`);
-        if (el) { el.remove(); prompt.value = prompt.value || el.dataset.text; }
+        const mine = unsent.get(f.ref);
+        if (mine) {
+          unsent.delete(f.ref);
+          mine.el.remove();
+          prompt.value = prompt.value || mine.content;
+          autosize();
+        }
+        if (!list.querySelector("article")) $("empty-state").hidden = false;
       }
     },
   };
+
+  function forget(view) {
+    view.el.remove();
+    byId.delete(view.id);
+    for (const [key, v] of byKey) if (v === view) byKey.delete(key);
+  }
 
   function onFrame(event) {
     let f;
@@ -226,7 +272,7 @@
     if (!state.conversation && picker) frame.bot = picker.value;
     const view = makeView({ role: "user", content: text, status: "complete" });
     view.el.dataset.clientId = clientId;
-    view.el.dataset.text = text;
+    unsent.set(clientId, view);
     outbox.set(clientId, frame);
     send(frame);
     prompt.value = "";
@@ -235,9 +281,20 @@
   }
 
   function autosize() {
+    // scrollHeight leaves out the borders, and the box is border-box sized: add them back.
     prompt.style.height = "auto";
-    prompt.style.height = Math.min(prompt.scrollHeight, 240) + "px";
+    const borders = prompt.offsetHeight - prompt.clientHeight;
+    prompt.style.height = Math.min(prompt.scrollHeight + borders, 240) + "px";
   }
+
+  // A new chat's empty page says what the chosen bot is.
+  const picker = $("bot-select");
+  function describeBot() {
+    const bot = state.bots.find((b) => b.slug === (picker ? picker.value : state.bot));
+    $("bot-description").textContent = bot ? bot.description : "";
+  }
+  if (picker) picker.addEventListener("change", () => { describeBot(); prompt.focus(); });
+  describeBot();
 
   $("composer").addEventListener("submit", (e) => { e.preventDefault(); submit(); });
   prompt.addEventListener("keydown", (e) => {
@@ -245,12 +302,22 @@
   });
   prompt.addEventListener("input", autosize);
   stopBtn.addEventListener("click", () => { if (activeReply) send({ type: "stop", id: activeReply.id }); });
+
+  // The sidebar is a drawer on phones: the menu button opens it; Escape, the backdrop or the
+  // button close it.
+  const layout = $("layout"), menu = $("menu-toggle");
+  function drawerOpen() { return layout.classList.contains("sidebar-open"); }
+  function setDrawer(open) {
+    layout.classList.toggle("sidebar-open", open);
+    menu.setAttribute("aria-expanded", String(open));
+    if (open) { const first = $("sidebar").querySelector("a, button"); if (first) first.focus(); }
+  }
+  menu.addEventListener("click", () => setDrawer(!drawerOpen()));
+  $("sidebar-backdrop").addEventListener("click", () => setDrawer(false));
   document.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && activeReply) send({ type: "stop", id: activeReply.id });
-  });
-  $("menu-toggle").addEventListener("click", () => {
-    const open = document.getElementById("layout").classList.toggle("sidebar-open");
-    $("menu-toggle").setAttribute("aria-expanded", String(open));
+    if (e.key !== "Escape" || e.isComposing) return;
+    if (drawerOpen()) { setDrawer(false); menu.focus(); return; }
+    if (activeReply) { e.preventDefault(); send({ type: "stop", id: activeReply.id }); }
   });
 
   for (const m of state.messages) {
@@ -260,6 +327,8 @@
   const last = [...byId.values()].pop();
   setActive(last && last.role === "assistant" ? last : null);
   list.scrollTop = list.scrollHeight;
+  autosize();
   connect();
-  prompt.focus();
+  // On touch screens focusing would pop up the keyboard over the conversation.
+  if (!window.matchMedia("(pointer: coarse)").matches) prompt.focus();
 })();

@@ -1,0 +1,180 @@
+"""Helpers for the Playwright browser tests (tests/test_browser.py).
+
+The tests use Playwright's sync API from plain sync pytest tests, but not on pytest's thread:
+while Playwright's sync API is alive it leaves its own event loop marked as running on the
+thread that started it, and pytest-asyncio (auto mode) then refuses to run the autouse async
+fixture of tests/conftest.py ("Runner.run() cannot be called from a running event loop").
+So every Playwright call happens on one dedicated thread: fixtures start and stop the browser
+through `on_playwright_thread()`, and test functions are wrapped with `@playwright_test`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.fakes.openai_server import FakeOpenAI
+from tests.stack import Stack
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic",
+]
+PASSWORD = "correct horse battery staple 42"
+CONVERSATION_URL = re.compile(r"/c/[0-9a-f-]{36}/$")
+HOME_URL = re.compile(r"^https?://[^/]+/$")
+# Sized so a whole test waits a few seconds at most, even on a slow CI machine.
+TIMEOUT_MS = 15_000
+
+
+@dataclass
+class Site:
+    stack: Stack
+    url: str
+    fake: FakeOpenAI
+    email: str
+    storage_state: dict[str, Any] | None = None
+    console_errors: list[str] = field(default_factory=list)
+    # Requests the pages tried to make to any other host (all refused).
+    foreign_requests: list[str] = field(default_factory=list)
+
+
+_PLAYWRIGHT_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright")
+
+
+def on_playwright_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Runs fn on the Playwright thread and returns its result (or raises its exception)."""
+    return _PLAYWRIGHT_THREAD.submit(fn, *args, **kwargs).result()
+
+
+def playwright_test(test: Callable[..., None]) -> Callable[..., None]:
+    """Runs a test's body on the Playwright thread; pytest still sees its fixtures."""
+
+    @functools.wraps(test)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        on_playwright_thread(test, *args, **kwargs)
+
+    return wrapper
+
+
+def assert_no_loop() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise AssertionError("an asyncio loop is running: Playwright's sync API cannot be used here")
+
+
+def new_context(browser: Browser, site: Site, *, logged_in: bool = True,
+                **options: Any) -> BrowserContext:
+    """A fresh browser context that only talks to the site (other hosts are refused)."""
+    if logged_in:
+        options.setdefault("storage_state", site.storage_state)
+    options.setdefault("viewport", {"width": 1280, "height": 800})
+    context = browser.new_context(base_url=site.url, **options)
+    context.set_default_timeout(TIMEOUT_MS)
+    def refuse(route: Any) -> None:
+        site.foreign_requests.append(route.request.url)
+        route.abort()
+
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1:\d+/).*"), refuse)
+
+    def watch(page: Page) -> None:
+        page.on("pageerror", lambda exc: site.console_errors.append(f"{page.url}: {exc}"))
+        page.on("console", lambda msg: msg.type == "error"
+                and not _expected_console_error(msg.text)
+                and site.console_errors.append(f"{page.url}: {msg.text}"))
+
+    context.on("page", watch)
+    return context
+
+
+def _expected_console_error(text: str) -> bool:
+    # The markdown test renders <img src=x> and links to example.com on purpose.
+    return "404" in text or "ERR_FAILED" in text or "ERR_BLOCKED" in text
+
+
+def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/accounts/login/")
+    page.fill("input[name=login]", email)
+    page.fill("input[name=password]", password)
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_url(HOME_URL)
+    wait_socket(page)
+
+
+def wait_socket(page: Page) -> None:
+    page.wait_for_function("document.body.dataset.socket === 'open'")
+
+
+def open_chat(page: Page, path: str = "/", bot: str | None = None) -> None:
+    page.goto(path)
+    wait_socket(page)
+    if bot is not None:
+        page.select_option("#bot-select", bot)
+
+
+def last_reply(page: Page):
+    return page.locator("#messages article.message.assistant").last
+
+
+def send(page: Page, text: str) -> None:
+    page.fill("#prompt", text)
+    page.press("#prompt", "Enter")
+
+
+def wait_status(page: Page, status: str, timeout: float = TIMEOUT_MS):
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", status, timeout=timeout)
+    return reply
+
+
+SAMPLE_GROWTH_JS = """
+async () => {
+  const deadline = performance.now() + 20000;
+  const samples = [];
+  const reply = () => [...document.querySelectorAll('#messages article.message.assistant')].pop();
+  while (performance.now() < deadline) {
+    const el = reply();
+    const status = el ? el.dataset.status : 'none';
+    if (status === 'streaming') samples.push(el.querySelector('.body').textContent.length);
+    else if (samples.length || status === 'complete' || status === 'failed') break;
+    await new Promise((r) => setTimeout(r, 80));
+  }
+  return samples;
+}
+"""
+
+
+def sample_growth(page: Page) -> list[int]:
+    """Lengths of the streaming reply's text, sampled in the page every 80 ms until it ends."""
+    return page.evaluate(SAMPLE_GROWTH_JS)
+
+
+# Everything in the rendered reply that would let model output run script or leave the page
+# unsafely; an empty list means the reply is clean.
+UNSAFE_JS = """
+(root) => {
+  const found = [];
+  const banned = 'script, iframe, style, object, embed, form, base, meta, link';
+  for (const el of root.querySelectorAll(banned)) found.push('element ' + el.tagName);
+  for (const el of root.querySelectorAll('*')) {
+    for (const a of el.attributes) {
+      if (/^on/i.test(a.name)) found.push(el.tagName + ' has ' + a.name);
+      if (a.name === 'style') found.push(el.tagName + ' has style');
+      if (['href', 'src', 'action', 'formaction', 'xlink:href'].includes(a.name)
+          && /^\\s*(javascript|data|vbscript):/i.test(a.value))
+        found.push(el.tagName + ' ' + a.name + '=' + a.value);
+    }
+  }
+  return found;
+}
+"""
+
