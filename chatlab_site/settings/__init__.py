@@ -10,3 +10,4 @@ from .services import *  # noqa: F401,F403
 from .security import *  # noqa: F401,F403
 from .accounts import *  # noqa: F401,F403
 from .chat import *  # noqa: F401,F403
+from .api import *  # noqa: F401,F403

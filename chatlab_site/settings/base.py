@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.sites",
     "django.contrib.humanize",
     "channels",
+    "rest_framework",
+    "drf_spectacular",
     "django_celery_beat",
     "allauth",
     "allauth.account",

@@ -9,6 +9,7 @@ writing the reply.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import weakref
 from typing import Any
@@ -55,7 +56,11 @@ class ReplyRunner:
             fanout=ReplyFanout(conversation_id, direct),
         )
         self.replies[key] = live
-        live.task = asyncio.create_task(self._run(live), name=f"reply-{key}")
+        # A fresh context: the reply outlives the request that started it, and must not inherit
+        # that request's per-request executor (asgiref's thread-sensitive context).
+        live.task = asyncio.create_task(
+            self._run(live), name=f"reply-{key}", context=contextvars.Context()
+        )
         return live
 
     async def _run(self, live: LiveReply) -> None:
@@ -88,13 +93,15 @@ class ReplyRunner:
 
     def ensure_control(self) -> None:
         if self._control is None or self._control.done():
-            self._control = asyncio.create_task(self._control_loop(), name="reply-control")
+            self._control = asyncio.create_task(
+                self._control_loop(), name="reply-control", context=contextvars.Context()
+            )
             if settings.CELERY_TASK_ALWAYS_EAGER:
                 # Embedded mode has no celery beat: sweep from here.
                 self._spawn(self._sweep_loop())
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
+        task = asyncio.create_task(coro, context=contextvars.Context())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from conversations.models import Bot, Conversation, Message
+
+
+class StrictCharField(serializers.CharField):
+    """Text only: DRF's CharField would quietly turn 5 or true into "5" or "True"."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class BotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Bot
+        fields = ["slug", "name", "description", "model", "is_default"]
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    bot = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "title", "bot", "created_at", "updated_at"]
+
+
+class ConversationCreateSerializer(serializers.Serializer):
+    bot = serializers.SlugField(required=False, allow_blank=True, max_length=60)
+    title = StrictCharField(required=False, allow_blank=True, max_length=200)
+
+
+class ConversationUpdateSerializer(serializers.Serializer):
+    title = StrictCharField(max_length=200, allow_blank=False, trim_whitespace=True)
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = [
+            "id", "role", "content", "status", "error", "reply_to", "created_at", "model",
+            "prompt_tokens", "completion_tokens", "ttft_ms", "total_ms",
+        ]
+
+
+class SendSerializer(serializers.Serializer):
+    content = StrictCharField(trim_whitespace=False, allow_blank=True, max_length=1_000_000)
+    client_id = serializers.UUIDField(required=False, allow_null=True)
+
+
+class SentSerializer(serializers.Serializer):
+    message = MessageSerializer()
+    reply = MessageSerializer()
+    stream_url = serializers.CharField()
+
+
+class UsageSerializer(serializers.Serializer):
+    messages = serializers.IntegerField()
+    tokens = serializers.IntegerField()
+    images = serializers.IntegerField()
+
+
+class LimitsSerializer(serializers.Serializer):
+    messages_per_day = serializers.IntegerField(allow_null=True)
+    tokens_per_day = serializers.IntegerField(allow_null=True)
+    images_per_day = serializers.IntegerField(allow_null=True)
+
+
+class MeSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    display_name = serializers.CharField()
+    role = serializers.CharField()
+    used_today = UsageSerializer()
+    limits = LimitsSerializer()
+    left_today = LimitsSerializer()
+    resets_at = serializers.DateTimeField()
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()

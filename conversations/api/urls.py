@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+from .stream import message_stream
+
+urlpatterns = [
+    path("me/", views.MeView.as_view(), name="api-me"),
+    path("bots/", views.BotList.as_view(), name="api-bots"),
+    path("conversations/", views.ConversationList.as_view(), name="api-conversations"),
+    path("conversations/<uuid:conversation_id>/", views.ConversationDetail.as_view(),
+         name="api-conversation"),
+    path("conversations/<uuid:conversation_id>/messages/", views.MessageList.as_view(),
+         name="api-messages"),
+    path("messages/<uuid:message_id>/", views.MessageDetail.as_view(), name="api-message"),
+    path("messages/<uuid:message_id>/stream/", message_stream, name="api-message-stream"),
+    path("messages/<uuid:message_id>/stop/", views.MessageStop.as_view(), name="api-message-stop"),
+    path("messages/<uuid:message_id>/regenerate/", views.MessageRegenerate.as_view(),
+         name="api-message-regenerate"),
+]
