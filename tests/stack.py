@@ -142,6 +142,28 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _claim_redis_db() -> int:
+    """A Redis database number no other running stack uses (claimed with SET NX in db 0), so
+    parallel stacks never share a Celery queue."""
+    import redis
+
+    client = redis.Redis.from_url(f"{REDIS_URL}/0")
+    for _ in range(300):
+        for number in random.sample(range(1, 16), 15):
+            if client.set(f"chatlab-test-db:{number}", os.getpid(), nx=True, ex=1800):
+                client.close()
+                redis.Redis.from_url(f"{REDIS_URL}/{number}").flushdb()
+                return number
+        time.sleep(1)
+    raise RuntimeError("no free Redis database for a test stack")
+
+
+def _release_redis_db(number: int) -> None:
+    import redis
+
+    redis.Redis.from_url(f"{REDIS_URL}/0").delete(f"chatlab-test-db:{number}")
+
+
 @contextmanager
 def stack(tmp_path: Path, *, postgres: bool, redis: bool, **extra_env: str) -> Iterator[Stack]:
     """A migrated, seeded Chatlab with nothing running yet; processes stop on exit."""
@@ -164,8 +186,10 @@ def stack(tmp_path: Path, *, postgres: bool, redis: bool, **extra_env: str) -> I
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{database}"')
         env["DATABASE_URL"] = POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}"
+    redis_db = None
     if redis:
-        env["REDIS_URL"] = f"{REDIS_URL}/{random.randint(1, 15)}"
+        redis_db = _claim_redis_db()
+        env["REDIS_URL"] = f"{REDIS_URL}/{redis_db}"
     env.update(extra_env)
     s = Stack(env, tmp_path)
     try:
@@ -175,6 +199,8 @@ def stack(tmp_path: Path, *, postgres: bool, redis: bool, **extra_env: str) -> I
         yield s
     finally:
         s.close()
+        if redis_db is not None:
+            _release_redis_db(redis_db)
         if database:
             import psycopg
 

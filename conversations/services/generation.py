@@ -16,6 +16,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.utils import timezone
 
 from conversations.models import Message
 from conversations.providers import ProviderError, Usage, backend_for
@@ -132,6 +133,7 @@ async def _finish(
         "content": coalescer.received_text(),
         "ttft_ms": outcome.ttft_ms,
         "total_ms": int((time.monotonic() - started) * 1000),
+        "updated_at": timezone.now(),  # update() skips auto_now
     }
     if usage is not None:
         fields.update(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
@@ -175,7 +177,8 @@ class _Checkpoints:
         self.due = now + self.interval
         self.task = asyncio.create_task(
             Message.objects.filter(pk=self.message_id, status__in=Message.ACTIVE).aupdate(
-                content=self.coalescer.received_text(), status=Message.Status.STREAMING
+                content=self.coalescer.received_text(), status=Message.Status.STREAMING,
+                updated_at=timezone.now(),
             )
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
+from django.utils import timezone
 
 from conversations.models import Message
 
@@ -28,7 +29,7 @@ async def reply_run_queued(message_id: str) -> str:
     if reply is None:
         return "missing"
     claimed = await Message.objects.filter(pk=message_id, status=Message.Status.PENDING).aupdate(
-        status=Message.Status.STREAMING
+        status=Message.Status.STREAMING, updated_at=timezone.now()
     )
     if not claimed:
         return reply["status"]

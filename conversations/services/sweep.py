@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from conversations.models import Message
@@ -43,22 +44,32 @@ async def _alive(ids: list[str]) -> set[str]:
     return alive
 
 
+def _stale() -> Q:
+    """Streaming replies idle past the stale limit; pending ones only once the queue would
+    have handed their task to another worker (a backlog is not a death)."""
+    now = timezone.now()
+    streaming_cutoff = now - timedelta(seconds=settings.CHATLAB_STALE_REPLY_SECONDS)
+    pending_cutoff = streaming_cutoff - timedelta(
+        seconds=settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 900)
+    )
+    return Q(status=Message.Status.STREAMING, updated_at__lt=streaming_cutoff) | Q(
+        status=Message.Status.PENDING, updated_at__lt=pending_cutoff
+    )
+
+
 async def sweep_interrupted_replies() -> int:
-    cutoff = timezone.now() - timedelta(seconds=settings.CHATLAB_STALE_REPLY_SECONDS)
     stale = [
         str(pk)
-        async for pk in Message.objects.filter(
-            status__in=Message.ACTIVE, updated_at__lt=cutoff
-        ).values_list("pk", flat=True)[:1000]
+        async for pk in Message.objects.filter(_stale()).values_list("pk", flat=True)[:1000]
     ]
     if not stale:
         return 0
     orphans = set(stale) - await _alive(stale)
     if not orphans:
         return 0
-    count = await Message.objects.filter(
-        pk__in=orphans, status__in=Message.ACTIVE, updated_at__lt=cutoff
-    ).aupdate(status=Message.Status.FAILED, error=INTERRUPTED)
+    count = await Message.objects.filter(_stale(), pk__in=orphans).aupdate(
+        status=Message.Status.FAILED, error=INTERRUPTED, updated_at=timezone.now()
+    )
     if count:
         log.warning("marked %d orphaned replies as interrupted", count)
         await _tell_open_tabs(orphans)
