@@ -33,8 +33,14 @@ run: install
 	@echo "Chatlab is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	$(BIN)/python -m chatlab_site.serve -b $(HOST) -p $(PORT)
 
+# With DATABASE_URL set (CI: PostgreSQL) the permission and quota tests run on SQLite too.
 test: install-dev
 	$(BIN)/python -m pytest
+	@if [ -n "$$DATABASE_URL" ]; then \
+	  echo "== permission matrix, roles and quotas again on SQLite"; \
+	  DATABASE_URL= $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_permission_matrix.py \
+	    tests/test_roles_and_quotas.py tests/test_guests.py tests/test_api.py; \
+	fi
 
 # Regenerates both lock files from pyproject.toml (needs the network to PyPI).
 lock: install-dev

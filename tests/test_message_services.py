@@ -114,3 +114,20 @@ def test_regenerating_someone_elses_reply_is_not_found(user, other_user, demo_bo
     with pytest.raises(ChatError) as err:
         reply_regenerate(user=user, message_id=theirs.reply.pk)
     assert err.value.code == "not_found"
+
+
+def test_a_retried_send_while_its_reply_runs_gets_the_stored_one(user, demo_bot):
+    client_id = str(uuid.uuid4())
+    first = message_send(user=user, content="hi", client_id=client_id)
+    assert first.reply.status == "pending"  # still being written
+    again = message_send(user=user, content="hi", client_id=client_id,
+                         conversation_id=first.conversation.pk)
+    assert not again.is_new and again.reply.pk == first.reply.pk
+
+
+def test_a_send_costs_a_bounded_number_of_queries(user, demo_bot, django_assert_max_num_queries):
+    first = message_send(user=user, content="warm up")
+    Message.objects.filter(pk=first.reply.pk).update(status="complete")
+    with django_assert_max_num_queries(10):
+        message_send(user=user, content="next", conversation_id=first.conversation.pk,
+                     client_id=str(uuid.uuid4()))

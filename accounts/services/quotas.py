@@ -91,11 +91,15 @@ def allowance_for(user: Any, policy: RolePolicy | None = None, usage: Usage | No
 
 
 def quota_check_message(
-    user: Any, *, usage: Usage | None = None, new_message: bool = True
+    user: Any,
+    *,
+    usage: Usage | None = None,
+    new_message: bool = True,
+    policy: RolePolicy | None = None,
 ) -> Allowance:
     """Raises QuotaExceeded when one more message (or, for a regenerated reply, one more reply)
     would break today's limits."""
-    allowance = allowance_for(user, usage=usage)
+    allowance = allowance_for(user, policy=policy, usage=usage)
     retry_after = max(int((allowance.resets_at - timezone.now()).total_seconds()), 1)
     if new_message and allowance.messages_left == 0:
         raise QuotaExceeded(

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import RolePolicy, User
+from accounts.roles import policy_for
 from accounts.services.quotas import QuotaExceeded, bot_allowed, quota_check_message
 from conversations import selectors
 from conversations.models import Bot, Conversation, Message
@@ -55,8 +56,8 @@ def _parse_client_id(client_id: object) -> uuid.UUID | None:
         raise ChatError("invalid", "client_id must be a UUID.") from None
 
 
-def _pick_bot(user: User, bot_slug: str | None) -> Bot:
-    bots = selectors.bots_for(user).select_related("provider")
+def _pick_bot(user: User, bot_slug: str | None, policy: RolePolicy | None = None) -> Bot:
+    bots = selectors.bots_for(user, policy).select_related("provider")
     bot = bots.filter(slug=bot_slug).first() if bot_slug else None
     if bot_slug and bot is None:
         raise ChatError("unknown_bot", "That bot does not exist or is switched off.", status=404)
@@ -66,17 +67,17 @@ def _pick_bot(user: User, bot_slug: str | None) -> Bot:
     return bot
 
 
-def _check_quota(user: User, *, new_message: bool) -> None:
+def _check_quota(user: User, *, new_message: bool, policy: RolePolicy | None = None) -> None:
     try:
-        quota_check_message(user, new_message=new_message)
+        quota_check_message(user, new_message=new_message, policy=policy)
     except QuotaExceeded as exc:
         raise ChatError("quota", exc.message, status=429, retry_after=exc.retry_after) from None
 
 
-def _check_bot(user: User, bot: Bot) -> None:
+def _check_bot(user: User, bot: Bot, policy: RolePolicy | None = None) -> None:
     if not (bot.is_active and bot.provider.is_active):
         raise ChatError("bot_inactive", "This conversation's bot has been switched off.", 409)
-    if not bot_allowed(selectors.policy_for(user), bot.pk):
+    if not bot_allowed(policy or selectors.policy_for(user), bot.pk):
         raise ChatError("bot_not_allowed", "Your role may not use this bot.", status=403)
 
 
@@ -102,6 +103,31 @@ def _replay(user: User, client_id: uuid.UUID) -> SentMessage | None:
     return SentMessage(earlier.conversation, earlier, reply, False, is_new=False)
 
 
+def _conversation_for_send(
+    user: User,
+    conversation_id: uuid.UUID | str | None,
+    bot_slug: str | None,
+    text: str,
+    policy: RolePolicy | None,
+) -> tuple[Conversation, bool]:
+    if not conversation_id:
+        bot = _pick_bot(user, bot_slug, policy)
+        return Conversation.objects.create(owner=user, bot=bot, title=_title_from(text)), True
+    conversation = (
+        selectors.conversations_for(user)
+        .select_related("bot__provider")
+        .select_for_update(of=("self",))
+        .filter(pk=conversation_id)
+        .first()
+    )
+    if conversation is None:
+        raise ChatError("not_found", "Conversation not found.", status=404)
+    _check_bot(user, conversation.bot, policy)
+    if selectors.active_replies(conversation.pk).exists():
+        raise ChatError("busy", "A reply is still being written. Stop it or wait for it.", 409)
+    return conversation, False
+
+
 def message_send(
     *,
     user: User,
@@ -118,42 +144,37 @@ def message_send(
     """
     text = _clean_content(content)
     cid = _parse_client_id(client_id)
-    if cid and (replayed := _replay(user, cid)):
-        return replayed
-    _check_quota(user, new_message=True)
-
-    with transaction.atomic():
-        created = False
-        if conversation_id:
-            conversation = (
-                selectors.conversations_for(user)
-                .select_for_update(of=("self",))
-                .filter(pk=conversation_id)
-                .first()
-            )
-            if conversation is None:
-                raise ChatError("not_found", "Conversation not found.", status=404)
-            _check_bot(user, conversation.bot)
-            if selectors.active_replies(conversation.pk).exists():
-                raise ChatError(
-                    "busy", "A reply is still being written. Stop it or wait for it.", status=409
-                )
-        else:
-            bot = _pick_bot(user, bot_slug)
-            conversation = Conversation.objects.create(owner=user, bot=bot, title=_title_from(text))
-            created = True
-
-        try:
-            with transaction.atomic():
-                user_message = Message.objects.create(
-                    conversation=conversation,
-                    role=Message.Role.USER,
-                    content=text,
-                    client_id=cid,
-                )
-        except IntegrityError:
-            # Another request with the same client_id won the race, or the id is someone else's.
+    try:
+        return _store(user, text, cid, conversation_id, bot_slug, reply_status)
+    except (ChatError, IntegrityError) as exc:
+        # A retried send (same client_id) answers with what the first one stored, even when
+        # its reply is still running or the quota is now used up. Only then is it looked up,
+        # so an ordinary send pays nothing for this.
+        if cid and (replayed := _replay(user, cid)):
+            return replayed
+        if isinstance(exc, IntegrityError):  # someone else's client_id
             raise ChatError("duplicate", "This message was already sent.", status=409) from None
+        raise
+
+
+def _store(
+    user: User,
+    text: str,
+    cid: uuid.UUID | None,
+    conversation_id: uuid.UUID | str | None,
+    bot_slug: str | None,
+    reply_status: str,
+) -> SentMessage:
+    # The role is read once per send: every check below uses the same policy.
+    policy = policy_for(user)
+    _check_quota(user, new_message=True, policy=policy)
+    with transaction.atomic():
+        conversation, created = _conversation_for_send(
+            user, conversation_id, bot_slug, text, policy
+        )
+        user_message = Message.objects.create(
+            conversation=conversation, role=Message.Role.USER, content=text, client_id=cid
+        )
         reply = Message.objects.create(
             conversation=conversation,
             role=Message.Role.ASSISTANT,
