@@ -186,3 +186,15 @@ async def test_the_coalescer_sends_the_first_delta_at_once_then_batches():
     assert 2 <= len(sent) <= 5  # ~100 ms of tokens in 50 ms windows, not one frame per token
     gaps = [b[0] - a[0] for a, b in zip(sent[1:], sent[2:])]
     assert all(g >= 0.045 for g in gaps)
+
+
+async def test_a_given_history_replaces_the_conversations(user, openai_bot, fake_openai):
+    sent = await sync_to_async(message_send)(
+        user=user, content="stored text", bot_slug="gpt", reply_status=Message.Status.STREAMING
+    )
+    history = [{"role": "user", "content": "first"}, {"role": "assistant", "content": "answer"},
+               {"role": "user", "content": "second"}]
+    live = runner().start(sent.reply.pk, sent.conversation.pk, history=history)
+    await live.task
+    sent_messages = fake_openai.requests[-1]["body"]["messages"]
+    assert sent_messages == [{"role": "system", "content": "You are a test bot."}, *history]

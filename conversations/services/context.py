@@ -17,8 +17,9 @@ def estimate_tokens(text: str) -> int:
     return len(text) // CHARS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS
 
 
-def build_request(reply: Message) -> ChatRequest:
-    """Reads the history once and keeps the newest messages that fit the bot's window."""
+def build_request(reply: Message, history: list[dict[str, str]] | None = None) -> ChatRequest:
+    """Reads the history once (or takes the one given) and keeps the newest messages that fit
+    the bot's window."""
     conversation = reply.conversation
     bot = conversation.bot
     max_tokens = reply_token_cap(policy_for(conversation.owner), bot.max_output_tokens)
@@ -26,19 +27,22 @@ def build_request(reply: Message) -> ChatRequest:
     system = [{"role": "system", "content": bot.system_prompt}] if bot.system_prompt else []
     budget -= sum(estimate_tokens(m["content"]) for m in system)
 
-    history = list(
-        Message.objects.filter(
-            conversation=conversation,
-            superseded_at__isnull=True,
-            created_at__lte=reply.created_at,
+    if history is not None:
+        rows = [(m["role"], m["content"]) for m in reversed(history)]
+    else:
+        rows = list(
+            Message.objects.filter(
+                conversation=conversation,
+                superseded_at__isnull=True,
+                created_at__lte=reply.created_at,
+            )
+            .exclude(pk=reply.pk)
+            .exclude(role=Message.Role.ASSISTANT, content="")
+            .order_by("-created_at")
+            .values_list("role", "content")[:500]
         )
-        .exclude(pk=reply.pk)
-        .exclude(role=Message.Role.ASSISTANT, content="")
-        .order_by("-created_at")
-        .values_list("role", "content")[:500]
-    )
     kept: list[dict[str, str]] = []
-    for role, content in history:
+    for role, content in rows:
         cost = estimate_tokens(content)
         if cost > budget:
             if not kept:

@@ -40,6 +40,9 @@ class LiveReply:
     fanout: ReplyFanout
     coalescer: Coalescer | None = None
     stop_requested: bool = False
+    # The messages to answer when the caller brings its own history (the OpenAI-compatible
+    # endpoint) instead of the conversation's; the bot's system prompt still comes first.
+    history: list[dict[str, str]] | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def snapshot(self) -> dict[str, Any]:
@@ -84,7 +87,7 @@ async def generate_reply(live: LiveReply) -> None:
         coalescer.abort()
         return
     try:
-        request = await sync_to_async(build_request)(reply)
+        request = await sync_to_async(build_request)(reply, history=live.history)
         backend = backend_for(reply.conversation.bot.provider)
         async with asyncio.timeout(settings.CHATLAB_REPLY_TIMEOUT):
             async for item in backend.stream(request):

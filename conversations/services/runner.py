@@ -44,7 +44,12 @@ class ReplyRunner:
         self._background: set[asyncio.Task[Any]] = set()
 
     def start(
-        self, message_id: object, conversation_id: object, *, direct: DirectSink | None = None
+        self,
+        message_id: object,
+        conversation_id: object,
+        *,
+        direct: DirectSink | None = None,
+        history: list[dict[str, str]] | None = None,
     ) -> LiveReply:
         key = str(message_id)
         if key in self.replies:
@@ -54,6 +59,7 @@ class ReplyRunner:
             message_id=key,
             conversation_id=str(conversation_id),
             fanout=ReplyFanout(conversation_id, direct),
+            history=history,
         )
         self.replies[key] = live
         # A fresh context: the reply outlives the request that started it, and must not inherit
