@@ -162,8 +162,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         }
         await self._send(event)
         if sent.is_new:
-            await self._broadcast_sent(sent.user_message, sent.reply)
             runner().start(reply_id, sent.conversation.pk, direct=self)
+            await self._broadcast_sent(sent.user_message, sent.reply)
         elif sent.reply.is_active:
             await request_snapshots([reply_id], self.channel_name)
 
@@ -174,8 +174,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         key = self._stream_key(str(reply.pk))
         await self._send({"type": "regenerated", "replaces": frame.get("id"),
                           "reply": message_payload(reply), "k": key})
-        await self._broadcast_sent(None, reply, replaces=str(frame.get("id")))
         runner().start(str(reply.pk), reply.conversation_id, direct=self)
+        await self._broadcast_sent(None, reply, replaces=str(frame.get("id")))
 
     async def on_stop(self, frame: dict[str, Any]) -> None:
         message = await database_sync_to_async(selectors.message_get)(
@@ -221,11 +221,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send_event(message["event"])
 
     async def message_sent(self, message: dict[str, Any]) -> None:
+        """Another tab (or process) started a reply in this conversation: follow it."""
         if message.get("origin") == self.channel_name:
             return
         reply = message["reply"]
         await self._send({"type": "sent", "message": message.get("message"), "reply": reply,
-                          "replaces": message.get("replaces"), "k": self._stream_key(reply["id"])})
+                          "replaces": message.get("replaces"), "k": self._stream_key(reply["id"]),
+                          "follow": True})
+        await request_snapshots([reply["id"]], self.channel_name)
 
     async def _send_event(self, event: dict[str, Any]) -> None:
         kind = event["kind"]

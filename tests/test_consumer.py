@@ -154,7 +154,11 @@ async def test_a_second_tab_follows_the_reply(user, openai_bot, fake_openai):
     mine = await frames_until(first, lambda f: f.get("type") == "done")
     theirs = await frames_until(second, lambda f: f.get("type") == "done")
     assert theirs[0]["type"] == "sent" and theirs[0]["message"]["content"] == "hi both"
-    assert text_of(theirs, theirs[0]["k"]) == text_of(mine, mine[0]["k"])
+    # The other tab asked for a snapshot when it saw the reply start, then got the rest.
+    snapshot = next(f for f in theirs if f.get("type") == "snapshot")
+    rest = [f for f in theirs if "d" in f and f["n"] > snapshot["n"]]
+    assert [f["n"] for f in rest] == list(range(snapshot["n"] + 1, snapshot["n"] + 1 + len(rest)))
+    assert snapshot["content"] + "".join(f["d"] for f in rest) == text_of(mine, mine[0]["k"])
     assert text_of(mine, mine[0]["k"]).startswith("Echo: hi both")
     await first.disconnect()
     await second.disconnect()

@@ -17,12 +17,32 @@ def estimate_tokens(text: str) -> int:
     return len(text) // CHARS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS
 
 
+class CallerHistory(list[dict[str, str]]):
+    """Messages a caller brings (the OpenAI-compatible endpoint) with its own sampling options:
+    max_tokens can only lower the bot's and role's cap; temperature replaces the bot's."""
+
+    def __init__(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> None:
+        super().__init__(messages)
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+
+
 def build_request(reply: Message, history: list[dict[str, str]] | None = None) -> ChatRequest:
     """Reads the history once (or takes the one given) and keeps the newest messages that fit
     the bot's window."""
     conversation = reply.conversation
     bot = conversation.bot
     max_tokens = reply_token_cap(policy_for(conversation.owner), bot.max_output_tokens)
+    temperature = bot.temperature
+    if isinstance(history, CallerHistory):
+        max_tokens = min(max_tokens, history.max_tokens or max_tokens)
+        temperature = bot.temperature if history.temperature is None else history.temperature
     budget = bot.context_window - max_tokens
     system = [{"role": "system", "content": bot.system_prompt}] if bot.system_prompt else []
     budget -= sum(estimate_tokens(m["content"]) for m in system)
@@ -56,6 +76,6 @@ def build_request(reply: Message, history: list[dict[str, str]] | None = None) -
     return ChatRequest(
         model=bot.model,
         messages=system + kept,
-        temperature=bot.temperature,
+        temperature=temperature,
         max_tokens=max_tokens,
     )

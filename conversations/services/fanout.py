@@ -8,6 +8,7 @@ group to every other tab on any process. Events are plain dicts (msgpack-able):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Protocol
 
@@ -29,10 +30,26 @@ class DirectSink(Protocol):
 
 
 class ReplyFanout:
+    """Sends a reply's events to the socket that asked at once, and to the conversation's group
+    only while someone else follows: another tab, a stream client or a reconnect asks the
+    writer for a snapshot, and that request is what turns broadcasting on. A reply that nobody
+    else watches costs no channel-layer traffic at all.
+
+    Group publishes go through a queue of their own, in order, so a slow broker never holds up
+    the asking socket or the reading of the model's stream.
+    """
+
     def __init__(self, conversation_id: object, direct: DirectSink | None = None) -> None:
         self.group = conversation_group(conversation_id)
         self.direct = direct
         self.layer = get_channel_layer()
+        # Without a socket of its own (Celery, REST) every event is for the group.
+        self.followed = direct is None
+        self._queue: asyncio.Queue[dict[str, Any] | None] | None = None
+        self._sender: asyncio.Task[None] | None = None
+
+    def follow(self) -> None:
+        self.followed = True
 
     async def send(self, event: dict[str, Any]) -> None:
         if self.direct is not None:
@@ -41,11 +58,27 @@ class ReplyFanout:
             except Exception:  # a closed socket must not end the reply
                 log.debug("direct delivery failed; the reply goes on", exc_info=True)
                 self.direct = None
+        if self.followed or self.direct is None:
+            self._publish(event)
+
+    def _publish(self, event: dict[str, Any]) -> None:
         origin = self.direct.channel_name if self.direct is not None else ""
-        try:
-            await self.layer.group_send(
-                self.group, {"type": GROUP_EVENT, "event": event, "origin": origin}
-            )
-        except Exception:
-            # Other tabs catch up from the saved message; the reply itself must not fail.
-            log.warning("channel layer unavailable; event for %s not broadcast", self.group)
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._sender = asyncio.create_task(self._send_loop())
+        self._queue.put_nowait({"type": GROUP_EVENT, "event": event, "origin": origin})
+
+    async def _send_loop(self) -> None:
+        assert self._queue is not None
+        while (message := await self._queue.get()) is not None:
+            try:
+                await self.layer.group_send(self.group, message)
+            except Exception:
+                # Other tabs catch up from the saved message; the reply itself must not fail.
+                log.warning("channel layer unavailable; event for %s not broadcast", self.group)
+
+    async def close(self) -> None:
+        """Waits until every queued event has been published."""
+        if self._queue is not None and self._sender is not None:
+            self._queue.put_nowait(None)
+            await self._sender

@@ -159,6 +159,7 @@ async def _finish(
             "message": message_payload(final, with_content=False),
         }
     )
+    await live.fanout.close()
 
 
 class _Checkpoints:

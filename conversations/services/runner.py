@@ -129,6 +129,8 @@ class ReplyRunner:
         elif kind == "control.snapshot":
             for key in message.get("ids", []):
                 if (live := self.replies.get(str(key))) is not None:
+                    # Someone else watches now: from here on the reply is broadcast too.
+                    live.fanout.follow()
                     await get_channel_layer().send(
                         message["reply_to"],
                         {"type": GROUP_EVENT, "event": live.snapshot(), "origin": ""},

@@ -165,7 +165,11 @@
       }
       if (f.message && state.conversation) bumpConversation(state.conversation, $("chat-title").textContent);
       let reply = byId.get(f.reply.id);
-      if (!reply) { reply = makeView(f.reply); reply.seq = 0; }
+      if (!reply) {
+        reply = makeView(f.reply);
+        // Another tab's reply: wait for the snapshot this socket asked for, then apply deltas.
+        reply.seq = f.follow ? null : 0;
+      }
       bind(f.k, reply);
       setActive(reply);
       follow = true; stickToBottom();
