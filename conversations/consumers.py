@@ -162,7 +162,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         }
         await self._send(event)
         if sent.is_new:
-            runner().start(reply_id, sent.conversation.pk, direct=self)
+            runner().start(reply_id, sent.conversation.pk, direct=self, reply=sent.reply)
             await self._broadcast_sent(sent.user_message, sent.reply)
         elif sent.reply.is_active:
             await request_snapshots([reply_id], self.channel_name)

@@ -43,6 +43,9 @@ class LiveReply:
     # The messages to answer when the caller brings its own history (the OpenAI-compatible
     # endpoint) instead of the conversation's; the bot's system prompt still comes first.
     history: list[dict[str, str]] | None = None
+    # The reply as its caller just stored it (with conversation, bot, provider and owner), so
+    # the start of a reply does not read it back.
+    reply: Message | None = field(default=None, repr=False)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def snapshot(self) -> dict[str, Any]:
@@ -82,7 +85,8 @@ async def generate_reply(live: LiveReply) -> None:
         ),
     )
     checkpoints = _Checkpoints(live.message_id, coalescer)
-    reply = await sync_to_async(_load)(live.message_id)
+    reply = live.reply or await sync_to_async(_load)(live.message_id)
+    live.reply = None  # the object goes stale as the reply is written; keep only the id
     if reply is None or not reply.is_active:
         coalescer.abort()
         return

@@ -186,6 +186,7 @@ def _store(
             now = timezone.now()
             Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
             conversation.updated_at = now
+    conversation.owner = user  # already known; spares the generation service a query
     return SentMessage(conversation, user_message, reply, created, is_new=True)
 
 

@@ -17,6 +17,8 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from conversations.models import Message
+
 from .fanout import GROUP_EVENT, DirectSink, ReplyFanout
 from .generation import LiveReply, generate_reply
 
@@ -50,6 +52,7 @@ class ReplyRunner:
         *,
         direct: DirectSink | None = None,
         history: list[dict[str, str]] | None = None,
+        reply: Message | None = None,
     ) -> LiveReply:
         key = str(message_id)
         if key in self.replies:
@@ -60,6 +63,7 @@ class ReplyRunner:
             conversation_id=str(conversation_id),
             fanout=ReplyFanout(conversation_id, direct),
             history=history,
+            reply=reply,
         )
         self.replies[key] = live
         # A fresh context: the reply outlives the request that started it, and must not inherit
