@@ -162,7 +162,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         }
         await self._send(event)
         if sent.is_new:
-            runner().start(reply_id, sent.conversation.pk, direct=self, reply=sent.reply)
+            # A new conversation's history is the message just sent: no need to read it back.
+            history = (
+                [{"role": "user", "content": sent.user_message.content}]
+                if sent.created_conversation else None
+            )
+            runner().start(reply_id, sent.conversation.pk, direct=self, reply=sent.reply,
+                           policy=sent.policy, history=history)
             await self._broadcast_sent(sent.user_message, sent.reply)
         elif sent.reply.is_active:
             await request_snapshots([reply_id], self.channel_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accounts.models import RolePolicy
 from accounts.roles import policy_for
 from accounts.services.quotas import reply_token_cap
 from conversations.models import Message
@@ -33,12 +34,17 @@ class CallerHistory(list[dict[str, str]]):
         self.temperature = temperature
 
 
-def build_request(reply: Message, history: list[dict[str, str]] | None = None) -> ChatRequest:
+def build_request(
+    reply: Message,
+    history: list[dict[str, str]] | None = None,
+    policy: RolePolicy | None = None,
+) -> ChatRequest:
     """Reads the history once (or takes the one given) and keeps the newest messages that fit
     the bot's window."""
     conversation = reply.conversation
     bot = conversation.bot
-    max_tokens = reply_token_cap(policy_for(conversation.owner), bot.max_output_tokens)
+    policy = policy or policy_for(conversation.owner)
+    max_tokens = reply_token_cap(policy, bot.max_output_tokens)
     temperature = bot.temperature
     if isinstance(history, CallerHistory):
         max_tokens = min(max_tokens, history.max_tokens or max_tokens)

@@ -18,6 +18,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.models import RolePolicy
 from conversations.models import Message
 from conversations.providers import ProviderError, Usage, backend_for
 
@@ -46,6 +47,7 @@ class LiveReply:
     # The reply as its caller just stored it (with conversation, bot, provider and owner), so
     # the start of a reply does not read it back.
     reply: Message | None = field(default=None, repr=False)
+    policy: RolePolicy | None = field(default=None, repr=False)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def snapshot(self) -> dict[str, Any]:
@@ -91,7 +93,9 @@ async def generate_reply(live: LiveReply) -> None:
         coalescer.abort()
         return
     try:
-        request = await sync_to_async(build_request)(reply, history=live.history)
+        request = await sync_to_async(build_request)(
+            reply, history=live.history, policy=live.policy
+        )
         backend = backend_for(reply.conversation.bot.provider)
         async with asyncio.timeout(settings.CHATLAB_REPLY_TIMEOUT):
             async for item in backend.stream(request):

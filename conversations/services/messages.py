@@ -29,6 +29,8 @@ class SentMessage:
     created_conversation: bool
     # False when the same client_id was sent before: nothing new was stored or started.
     is_new: bool
+    # The sender's role policy as read for this send, so the reply need not read it again.
+    policy: RolePolicy | None = None
 
 
 def _clean_content(content: object) -> str:
@@ -187,7 +189,7 @@ def _store(
             Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
             conversation.updated_at = now
     conversation.owner = user  # already known; spares the generation service a query
-    return SentMessage(conversation, user_message, reply, created, is_new=True)
+    return SentMessage(conversation, user_message, reply, created, is_new=True, policy=policy)
 
 
 def reply_regenerate(

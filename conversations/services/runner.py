@@ -17,6 +17,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from accounts.models import RolePolicy
 from conversations.models import Message
 
 from .fanout import GROUP_EVENT, DirectSink, ReplyFanout
@@ -53,6 +54,7 @@ class ReplyRunner:
         direct: DirectSink | None = None,
         history: list[dict[str, str]] | None = None,
         reply: Message | None = None,
+        policy: RolePolicy | None = None,
     ) -> LiveReply:
         key = str(message_id)
         if key in self.replies:
@@ -64,6 +66,7 @@ class ReplyRunner:
             fanout=ReplyFanout(conversation_id, direct),
             history=history,
             reply=reply,
+            policy=policy,
         )
         self.replies[key] = live
         # A fresh context: the reply outlives the request that started it, and must not inherit
