@@ -209,6 +209,8 @@ class Call:
     reply_id: str
     created: int
     cap: int  # the reply's token limit: the request's, the bot's and the role's, whichever least
+    reply: Message  # as stored, with its conversation, bot and owner: the runner need not read it
+    policy: RolePolicy | None
 
     @property
     def completion_id(self) -> str:
@@ -248,7 +250,7 @@ def _open_call(request: HttpRequest) -> Call:
     cap = reply_token_cap(policy, sent.conversation.bot.max_output_tokens)
     return Call(params=params, conversation_id=str(sent.conversation.pk),
                 reply_id=str(sent.reply.pk), created=int(sent.reply.created_at.timestamp()),
-                cap=min(cap, params.max_tokens or cap))
+                cap=min(cap, params.max_tokens or cap), reply=sent.reply, policy=sent.policy)
 
 
 class QueueSink:
@@ -270,7 +272,7 @@ async def _start(request: HttpRequest) -> tuple[Call, QueueSink, LiveReply]:
     # no channel-layer traffic.
     sink = QueueSink(keep=call.params.stream)
     live = runner().start(call.reply_id, call.conversation_id, direct=sink,
-                          history=call.params.history)
+                          history=call.params.history, reply=call.reply, policy=call.policy)
     return call, sink, live
 
 
