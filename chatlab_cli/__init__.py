@@ -1,0 +1,1 @@
+"""`chatlab`: the terminal client for a Chatlab server (login, bots, chat, history, export)."""

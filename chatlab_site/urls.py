@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from conversations.api import openai_endpoint
@@ -21,3 +23,16 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("conversations.urls")),
 ]
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Programs get a 404 in their API's own JSON shape (a malformed id, an unknown path);
+    people get the page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": "not_found", "message": "Not found."}}, status=404)
+    if request.path.startswith("/v1/"):
+        return openai_endpoint.not_found(request)
+    return page_not_found(request, exception)
+
+
+handler404 = not_found

@@ -16,7 +16,7 @@ from django.test import AsyncClient
 
 from accounts.models import RolePolicy
 from accounts.services.tokens import api_token_create
-from conversations.api.openai_endpoint import OpenAIError, parse
+from conversations.api.openai_request import OpenAIError, parse
 from conversations.models import Conversation, Message
 from tests.fakes.openai_server import FakeOpenAI, default_reply
 from tests.stack import Stack, postgres_available, stack
@@ -234,7 +234,8 @@ async def test_auth_role_and_body_errors_use_openais_shape(user, headers, openai
     assert missing.status_code == 401 and missing.json()["error"]["code"] == "missing_api_key"
     assert set(missing.json()["error"]) == {"message", "type", "param", "code"}
     bad_json = await post(client, headers, "{not json")
-    assert bad_json.status_code == 400 and bad_json.json()["error"]["type"] == "invalid_request_error"
+    assert bad_json.status_code == 400
+    assert bad_json.json()["error"]["type"] == "invalid_request_error"
     assert (await client.get("/v1/chat/completions", headers=headers)).status_code == 405
     # A browser session is not enough: tokens only, so no CSRF exposure.
     await sync_to_async(client.force_login)(user)
@@ -296,6 +297,13 @@ async def test_a_failed_reply_is_an_error_stream_or_not(user, headers, openai_bo
     assert await Message.objects.filter(role="assistant", status="failed").acount() == 2
 
 
-def test_unknown_model_ids_are_404(client, user, headers, demo_bot) -> None:
+def test_unknown_models_and_paths_are_json_404s(client, user, headers, demo_bot) -> None:
     response = client.get(f"/v1/models/{uuid.uuid4().hex}", headers=headers)
     assert response.status_code == 404 and response.json()["error"]["code"] == "model_not_found"
+    assert client.get("/v1/models/demo", headers=headers).json()["id"] == "demo"
+    elsewhere = client.post("/v1/embeddings", headers=headers)
+    assert elsewhere.status_code == 404 and elsewhere.json()["error"]["code"] == "unknown_url"
+    # Under /api/ too (a malformed id does not match the URL pattern): JSON, not a page.
+    malformed = client.get("/api/v1/conversations/not-a-uuid/", headers=headers)
+    assert malformed.status_code == 404 and malformed.json()["error"]["code"] == "not_found"
+    assert client.get("/no-such-page/")["Content-Type"].startswith("text/html")

@@ -29,41 +29,12 @@ from accounts.services.quotas import reply_token_cap
 from accounts.services.tokens import api_token_authenticate
 from conversations import selectors
 from conversations.models import Bot, Message
-from conversations.services.context import CallerHistory
 from conversations.services.errors import ChatError
 from conversations.services.generation import LiveReply
 from conversations.services.messages import message_send
 from conversations.services.runner import runner
 
-ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
-TOOL_FIELDS = ("tools", "tool_choice", "functions", "function_call", "parallel_tool_calls")
-# Accepted so that ordinary clients work, but not applied (the README says so).
-IGNORED_FIELDS = ("top_p", "frequency_penalty", "presence_penalty", "seed", "stop", "user",
-                  "metadata", "store", "service_tier", "logit_bias", "reasoning_effort")
-KNOWN_FIELDS = {"model", "messages", "stream", "stream_options", "temperature", "max_tokens",
-                "max_completion_tokens", "n", "response_format", "logprobs", "top_logprobs",
-                "modalities", *TOOL_FIELDS, *IGNORED_FIELDS}
-
-
-class OpenAIError(Exception):
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
-                 code: str | None = None, param: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.type = status, message, type
-        self.code, self.param, self.headers = code, param, headers or {}
-
-    def response(self) -> JsonResponse:
-        response = JsonResponse({"error": {"message": self.message, "type": self.type,
-                                           "param": self.param, "code": self.code}},
-                                status=self.status)
-        for name, value in self.headers.items():
-            response[name] = value
-        return response
-
-
-def _invalid(message: str, param: str | None = None, code: str | None = None) -> OpenAIError:
-    return OpenAIError(400, message, param=param, code=code)
+from .openai_request import OpenAIError, Params, invalid, parse
 
 
 # Authentication -------------------------------------------------------------------------------
@@ -84,120 +55,6 @@ def _authenticate(request: HttpRequest) -> tuple[User, RolePolicy | None]:
         raise OpenAIError(403, "Your role does not include API access.",
                           code="api_access_denied")
     return user, policy
-
-
-# The request body --------------------------------------------------------------------------
-
-@dataclass
-class Params:
-    model: str
-    history: CallerHistory
-    last_user: str
-    stream: bool
-    include_usage: bool
-    max_tokens: int | None
-
-
-def _number(body: dict[str, Any], name: str, low: float, high: float) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise _invalid(f"'{name}' must be a number from {low:g} to {high:g}.", name)
-    return value
-
-
-def _integer(body: dict[str, Any], name: str) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _invalid(f"'{name}' must be a positive integer.", name)
-    return value
-
-
-def _text(content: Any, index: int) -> str:
-    param = f"messages[{index}].content"
-    if content is None or isinstance(content, str):
-        return content or ""
-    if not isinstance(content, list):
-        raise _invalid("Message content must be a string or a list of text parts.", param)
-    texts = []
-    for part in content:
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind != "text" or not isinstance(part.get("text"), str):
-            raise _invalid(f"Only text content is supported, not '{kind}' parts.", param,
-                           "unsupported_content")
-        texts.append(part["text"])
-    return "\n".join(texts)
-
-
-def _messages(raw: Any) -> list[dict[str, str]]:
-    if not isinstance(raw, list) or not raw:
-        raise _invalid("'messages' must be a non-empty list.", "messages")
-    history = []
-    for i, message in enumerate(raw):
-        if not isinstance(message, dict):
-            raise _invalid("Each message must be an object.", f"messages[{i}]")
-        role = message.get("role")
-        if role in ("tool", "function") or message.get("tool_calls") or message.get(
-                "function_call"):
-            raise _invalid("Tools and function calling are not supported.", f"messages[{i}]",
-                           "unsupported_parameter")
-        if role not in ROLES:
-            raise _invalid(f"Unknown role {role!r}: use system, developer, user or assistant.",
-                           f"messages[{i}].role")
-        history.append({"role": ROLES[role], "content": _text(message.get("content"), i)})
-    return history
-
-
-def parse(body: Any) -> Params:
-    if not isinstance(body, dict):
-        raise _invalid("The body must be a JSON object.")
-    unknown = sorted(set(body) - KNOWN_FIELDS)
-    if unknown:
-        raise _invalid(f"Unrecognized request argument supplied: {unknown[0]}", unknown[0],
-                       "unknown_parameter")
-    for name in TOOL_FIELDS:
-        if body.get(name) not in (None, [], False):
-            raise _invalid("Tools and function calling are not supported by Chatlab yet.", name,
-                           "unsupported_parameter")
-    if body.get("n") not in (None, 1):
-        raise _invalid("Only n=1 is supported.", "n", "unsupported_value")
-    response_format = body.get("response_format")
-    if response_format is not None and (not isinstance(response_format, dict)
-                                        or response_format.get("type") != "text"):
-        raise _invalid("Only the 'text' response format is supported.", "response_format",
-                       "unsupported_value")
-    if body.get("logprobs") or body.get("top_logprobs"):
-        raise _invalid("logprobs are not supported.", "logprobs", "unsupported_value")
-    if body.get("modalities") not in (None, ["text"]):
-        raise _invalid("Only text output is supported.", "modalities", "unsupported_value")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise _invalid("'model' is required: the slug of a bot (see GET /v1/models).", "model")
-    stream = body.get("stream")
-    if stream is not None and not isinstance(stream, bool):
-        raise _invalid("'stream' must be true or false.", "stream")
-    options = body.get("stream_options") or {}
-    if not isinstance(options, dict):
-        raise _invalid("'stream_options' must be an object.", "stream_options")
-    limits = [v for name in ("max_completion_tokens", "max_tokens")
-              if (v := _integer(body, name)) is not None]
-    history = _messages(body.get("messages"))
-    last_user = next((m["content"] for m in reversed(history) if m["role"] == "user"), None)
-    if last_user is None:
-        raise _invalid("The messages must include at least one user message.", "messages")
-    max_tokens = min(limits) if limits else None
-    return Params(
-        model=model,
-        history=CallerHistory(history, max_tokens=max_tokens,
-                              temperature=_number(body, "temperature", 0, 2)),
-        last_user=last_user,
-        stream=bool(stream),
-        include_usage=bool(options.get("include_usage")),
-        max_tokens=max_tokens,
-    )
 
 
 # One call --------------------------------------------------------------------------------------
@@ -240,7 +97,7 @@ def _open_call(request: HttpRequest) -> Call:
     except RequestDataTooBig:
         raise OpenAIError(413, "The request body is too large.", code="too_large") from None
     except ValueError:
-        raise _invalid("We could not parse the JSON body of your request.") from None
+        raise invalid("We could not parse the JSON body of your request.") from None
     params = parse(body)
     try:
         sent = message_send(user=user, content=params.last_user, bot_slug=params.model,
@@ -279,7 +136,8 @@ async def _start(request: HttpRequest) -> tuple[Call, QueueSink, LiveReply]:
 @csrf_exempt
 async def chat_completions(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        return OpenAIError(405, "Use POST.", code="method_not_allowed").response()
+        return OpenAIError(405, "Use POST.", code="method_not_allowed",
+                           headers={"Allow": "POST"}).response()
     try:
         # Shielded: once the messages are stored, the reply must start even if the client
         # has already gone away.
@@ -396,8 +254,14 @@ def _list_models(request: HttpRequest, slug: str | None) -> dict[str, Any]:
 
 async def models(request: HttpRequest, model: str | None = None) -> HttpResponse:
     if request.method != "GET":
-        return OpenAIError(405, "Use GET.", code="method_not_allowed").response()
+        return OpenAIError(405, "Use GET.", code="method_not_allowed",
+                           headers={"Allow": "GET"}).response()
     try:
         return JsonResponse(await sync_to_async(_list_models)(request, model))
     except OpenAIError as exc:
         return exc.response()
+
+
+def not_found(request: HttpRequest) -> JsonResponse:
+    return OpenAIError(404, f"Unknown path {request.path}: Chatlab offers /v1/chat/completions "
+                       "and /v1/models.", code="unknown_url").response()

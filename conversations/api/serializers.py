@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from conversations.models import Bot, Conversation, Message
@@ -12,6 +15,21 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictBodySerializer(serializers.Serializer):
+    """Fields other than these are refused (400)."""
+
+    # views._valid refuses unknown fields; StrictBodySchema tells the schema so.
+
+
+class StrictBodySchema(OpenApiSerializerExtension):
+    target_class = StrictBodySerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        return {**schema, "additionalProperties": False}
 
 
 class BotSerializer(serializers.ModelSerializer):
@@ -28,12 +46,12 @@ class ConversationSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "bot", "created_at", "updated_at"]
 
 
-class ConversationCreateSerializer(serializers.Serializer):
+class ConversationCreateSerializer(StrictBodySerializer):
     bot = serializers.SlugField(required=False, allow_blank=True, max_length=60)
     title = StrictCharField(required=False, allow_blank=True, max_length=200)
 
 
-class ConversationUpdateSerializer(serializers.Serializer):
+class ConversationUpdateSerializer(StrictBodySerializer):
     title = StrictCharField(max_length=200, allow_blank=False, trim_whitespace=True)
 
 
@@ -46,7 +64,7 @@ class MessageSerializer(serializers.ModelSerializer):
         ]
 
 
-class SendSerializer(serializers.Serializer):
+class SendSerializer(StrictBodySerializer):
     content = StrictCharField(trim_whitespace=False, allow_blank=True, max_length=1_000_000)
     client_id = serializers.UUIDField(required=False, allow_null=True)
 
