@@ -63,6 +63,15 @@ class HttpEndpoint:
 HTTP_ENDPOINTS = [
     HttpEndpoint("conversation page", "get", "/c/{v.conversation}/"),
     HttpEndpoint("revoke token", "post", "/accounts/tokens/{v.token_id}/revoke/"),
+    HttpEndpoint("api conversation", "get", "/api/v1/conversations/{v.conversation}/"),
+    HttpEndpoint("api rename", "patch", "/api/v1/conversations/{v.conversation}/"),
+    HttpEndpoint("api delete", "delete", "/api/v1/conversations/{v.conversation}/"),
+    HttpEndpoint("api messages", "get", "/api/v1/conversations/{v.conversation}/messages/"),
+    HttpEndpoint("api send", "post", "/api/v1/conversations/{v.conversation}/messages/"),
+    HttpEndpoint("api message", "get", "/api/v1/messages/{v.reply}/"),
+    HttpEndpoint("api stream", "get", "/api/v1/messages/{v.reply}/stream/"),
+    HttpEndpoint("api stop", "post", "/api/v1/messages/{v.reply}/stop/"),
+    HttpEndpoint("api regenerate", "post", "/api/v1/messages/{v.reply}/regenerate/"),
 ]
 
 
@@ -71,15 +80,24 @@ HTTP_ENDPOINTS = [
 @pytest.mark.parametrize("endpoint", HTTP_ENDPOINTS, ids=lambda e: e.name)
 def test_http_endpoints_hide_other_peoples_objects(role, endpoint, victim):
     client = actor_client(role)
-    response = getattr(client, endpoint.method)(endpoint.path.format(v=victim))
+    path = endpoint.path.format(v=victim)
+    if endpoint.method == "get":
+        response = client.get(path)
+    else:
+        response = getattr(client, endpoint.method)(
+            path, data='{"title": "x", "content": "x"}', content_type="application/json"
+        )
     if role == "guest" and response.status_code == 302:
         assert "/accounts/login/" in response["Location"]  # pages for members only
+    elif role == "guest" and endpoint.path.startswith("/api/"):
+        assert response.status_code in (401, 403)  # guests have no API access at all
     else:
         assert response.status_code == 404
     assert SECRET.encode() not in response.content
     # Nothing changed hands or state.
     assert api_token_authenticate(victim.token) is not None
     assert Message.objects.get(pk=victim.reply).superseded_at is None
+    assert Message.objects.filter(conversation_id=victim.conversation).count() == 2
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -51,6 +53,11 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None
 
 @pytest.fixture
 def token(db: Any) -> Iterator[str]:
+    # Calls go straight to the WSGI app, whose request signals would close the test's database
+    # connection (and with it the test's transaction) on PostgreSQL; Django's own test client
+    # disconnects the same handler for the same reason.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
     user = UserFactory()
     bot = BotFactory(slug="demo", is_default=True)
     conversation = ConversationFactory(owner=user, bot=bot, title="Soup")
@@ -61,6 +68,8 @@ def token(db: Any) -> Iterator[str]:
     REAL.update(token=token, conversation_id=str(conversation.pk), message_id=str(answer.pk))
     yield token
     REAL.clear()
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @schema.parametrize()
