@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.fakes.openai_server import FakeOpenAI
 from tests.stack import Stack
@@ -178,3 +179,28 @@ UNSAFE_JS = """
 }
 """
 
+
+
+@contextmanager
+def chromium(prepare: Callable[[Browser], None] | None = None) -> Iterator[Browser]:
+    """Debian's Chromium, started and stopped on the Playwright thread; `prepare` runs there
+    once the browser is up (e.g. to log in and keep the session)."""
+    from tests.stack import chromium_path
+
+    def launch() -> tuple[Any, Browser]:
+        assert_no_loop()
+        playwright = sync_playwright().start()
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        if prepare is not None:
+            prepare(browser)
+        return playwright, browser
+
+    def close(playwright: Any, browser: Browser) -> None:
+        browser.close()
+        playwright.stop()
+
+    playwright, browser = on_playwright_thread(launch)
+    try:
+        yield browser
+    finally:
+        on_playwright_thread(close, playwright, browser)

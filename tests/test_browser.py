@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser_support import (
-    CHROMIUM_ARGS, CONVERSATION_URL, HOME_URL, PASSWORD, UNSAFE_JS, Site, assert_no_loop,
+    chromium,
+    CONVERSATION_URL, HOME_URL, PASSWORD, UNSAFE_JS, Site,
     last_reply, log_in, new_context, on_playwright_thread, open_chat, playwright_test,
     sample_growth, send, wait_socket, wait_status,
 )
@@ -77,27 +78,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(stack=s, url=url, fake=fake, email=email)
 
 
-def _launch(site: Site) -> tuple[Playwright, Browser]:
-    assert_no_loop()
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+def _remember_login(site: Site, browser: Browser) -> None:
     context = new_context(browser, site, logged_in=False)
     log_in(context.new_page(), site.email)
     site.storage_state = context.storage_state()
     context.close()
-    return playwright, browser
-
-
-def _shut(playwright: Playwright, browser: Browser) -> None:
-    browser.close()
-    playwright.stop()
 
 
 @pytest.fixture(scope="module")
 def browser(site: Site) -> Iterator[Browser]:
-    playwright, browser = on_playwright_thread(_launch, site)
-    yield browser
-    on_playwright_thread(_shut, playwright, browser)
+    with chromium(lambda browser: _remember_login(site, browser)) as browser:
+        yield browser
 
 
 @pytest.fixture

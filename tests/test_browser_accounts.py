@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser_support import (
-    CHROMIUM_ARGS, CONVERSATION_URL, HOME_URL, PASSWORD, Site, assert_no_loop, log_in,
+    chromium,
+    CONVERSATION_URL, HOME_URL, PASSWORD, Site, log_in,
     new_context, on_playwright_thread, playwright_test, send, wait_socket, wait_status,
 )
 from tests.conftest import require
@@ -58,23 +59,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(stack=s, url=url, fake=None, email="")  # type: ignore[arg-type]
 
 
-def _launch() -> tuple[Playwright, Browser]:
-    assert_no_loop()
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-    return playwright, browser
-
-
-def _shut(playwright: Playwright, browser: Browser) -> None:
-    browser.close()
-    playwright.stop()
-
-
 @pytest.fixture(scope="module")
 def browser(site: Site) -> Iterator[Browser]:
-    playwright, browser = on_playwright_thread(_launch)
-    yield browser
-    on_playwright_thread(_shut, playwright, browser)
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
