@@ -5,7 +5,13 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from .models import RolePolicy
 from .roles import policy_for
+
+
+def api_access_allowed(user: Any, policy: RolePolicy | None) -> bool:
+    """The one rule for every API door (REST, SSE, the OpenAI-compatible endpoint)."""
+    return not getattr(user, "is_guest", False) and (policy is None or policy.api_access)
 
 
 class HasApiAccess(BasePermission):
@@ -16,7 +22,6 @@ class HasApiAccess(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        if user is None or not user.is_authenticated or getattr(user, "is_guest", False):
+        if user is None or not user.is_authenticated:
             return False
-        policy = policy_for(user)
-        return policy is None or policy.api_access
+        return api_access_allowed(user, policy_for(user))

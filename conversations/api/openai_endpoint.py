@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import RolePolicy, User
+from accounts.permissions import api_access_allowed
 from accounts.roles import policy_for
 from accounts.services.quotas import reply_token_cap
 from accounts.services.tokens import api_token_authenticate
@@ -51,7 +52,7 @@ def _authenticate(request: HttpRequest) -> tuple[User, RolePolicy | None]:
         raise OpenAIError(401, "Incorrect API key provided: the token is invalid or revoked.",
                           code="invalid_api_key", headers=challenge)
     policy = policy_for(user)
-    if user.is_guest or (policy is not None and not policy.api_access):
+    if not api_access_allowed(user, policy):
         raise OpenAIError(403, "Your role does not include API access.",
                           code="api_access_denied")
     return user, policy

@@ -21,6 +21,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
+from accounts.permissions import api_access_allowed
 from accounts.roles import policy_for
 from accounts.services.tokens import api_token_authenticate
 from conversations import selectors
@@ -58,7 +59,7 @@ async def message_stream(request: HttpRequest, message_id: str) -> HttpResponse:
     if user is None:
         return _error("not_authenticated", "Authentication credentials were not provided.", 401)
     policy = await sync_to_async(policy_for)(user)
-    if getattr(user, "is_guest", False) or (policy is not None and not policy.api_access):
+    if not api_access_allowed(user, policy):
         return _error("api_access_denied", "Your role does not include API access.", 403)
     message = await sync_to_async(selectors.message_get)(user, message_id)
     if message is None:
