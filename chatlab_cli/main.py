@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from prompt_toolkit import PromptSession
 from prompt_toolkit.history import FileHistory
 
-from . import config, render
+from . import config, images, render
 from .api import ApiError, Client
 
 TITLE_CHARS = 60
@@ -160,6 +160,8 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("id")
     export.add_argument("--json", action="store_true", help="JSON instead of Markdown")
     export.set_defaults(run=cmd_export)
+
+    images.add_parser(commands, lambda: _client())
     return root
 
 

@@ -5,6 +5,7 @@ from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from conversations.api import openai_endpoint
+from imaging import views as imaging_views
 
 from .health import healthz
 
@@ -12,6 +13,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("conversations.api.urls")),
+    path("api/v1/", include("imaging.api.urls")),
     # OpenAI-compatible: the SDKs call these paths without a trailing slash.
     path("v1/chat/completions", openai_endpoint.chat_completions, name="openai-chat-completions"),
     path("v1/models", openai_endpoint.models, name="openai-models"),
@@ -21,6 +23,9 @@ urlpatterns = [
          name="api-docs"),
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
+    path("images/", include("imaging.urls")),
+    # MEDIA_URL: never served as plain files; each path answers its owner only.
+    path("media/<path:name>", imaging_views.media_file, name="media"),
     path("", include("conversations.urls")),
 ]
 

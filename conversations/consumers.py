@@ -122,6 +122,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             "stop": self.on_stop,
             "regenerate": self.on_regenerate,
             "sync": self.on_sync,
+            "image": self.on_image,
         }.get(frame["type"])
         if handler is None:
             await self._error("invalid", f"Unknown frame type {frame['type'][:40]!r}.")
@@ -210,6 +211,30 @@ class ChatConsumer(AsyncWebsocketConsumer):
             else:
                 await self._send({"type": "message", "message": message_payload(message),
                                   "k": self._stream_key(str(message.pk))})
+
+    async def on_image(self, frame: dict[str, Any]) -> None:
+        """{"type": "image", "prompt", "client_id"?, "bot"?, "size"?}: an image job in this
+        conversation (started here when there is none yet); progress comes as "image" frames."""
+        from imaging.services.chat import image_chat_request, job_state
+
+        bot = frame.get("bot")
+        user = await self._actor()
+        asked = await database_sync_to_async(image_chat_request)(
+            user=user, prompt=frame.get("prompt"), conversation_id=self.conversation_id,
+            bot_slug=bot if isinstance(bot, str) else None,
+            size=frame.get("size") if isinstance(frame.get("size"), str) else None,
+        )
+        if asked.created_conversation:
+            await self._follow(str(asked.conversation.pk))
+            await self._send({"type": "conversation", "conversation": await _conv(asked.conversation)})
+        await asked.start()
+        # Read again after following the group: progress sent before that is not lost.
+        job = await database_sync_to_async(job_state)(asked.job.pk)
+        await self._send({"type": "image", "job": job, "ref": frame.get("client_id")})
+
+    async def image_event(self, message: dict[str, Any]) -> None:
+        """An image job's progress, from whichever worker runs it."""
+        await self._send({"type": "image", "job": message["job"]})
 
     async def account_deactivated(self, message: dict[str, Any]) -> None:
         await self._error("deactivated", "Your account is not active.")

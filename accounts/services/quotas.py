@@ -126,3 +126,36 @@ def reply_token_cap(policy: RolePolicy | None, bot_max: int) -> int:
     if policy is None or policy.max_reply_tokens is None:
         return bot_max
     return min(bot_max, policy.max_reply_tokens)
+
+
+def images_used_today(user: Any) -> int:
+    """Images asked for today by jobs that did not fail: a failed job costs nothing, and a
+    queued or running one holds its share so parallel requests cannot overrun the limit."""
+    from imaging.models import ImageJob
+
+    return ImageJob.objects.filter(owner=user, created_at__gte=day_start()).exclude(
+        status=ImageJob.Status.FAILED
+    ).aggregate(n=Coalesce(Sum("count"), 0))["n"]
+
+
+def quota_check_image(user: Any, *, count: int = 1, policy: RolePolicy | None = None) -> int | None:
+    """Raises QuotaExceeded when `count` more images would break today's limit; returns the
+    number left after them (None: no limit)."""
+    policy = policy if policy is not None else policy_for(user)
+    limit = policy.images_per_day if policy else None
+    if limit is None:
+        return None
+    used = images_used_today(user)
+    retry_after = max(int((day_start() + timedelta(days=1) - timezone.now()).total_seconds()), 1)
+    if used >= limit:
+        raise QuotaExceeded(
+            f"You have used all {limit} images for today. The allowance renews at midnight UTC.",
+            retry_after,
+        )
+    if used + count > limit:
+        raise QuotaExceeded(
+            f"You have {limit - used} image{'s' if limit - used != 1 else ''} left today; "
+            f"this request asks for {count}.",
+            retry_after,
+        )
+    return limit - used - count

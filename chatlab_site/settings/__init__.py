@@ -11,3 +11,4 @@ from .security import *  # noqa: F401,F403
 from .accounts import *  # noqa: F401,F403
 from .chat import *  # noqa: F401,F403
 from .api import *  # noqa: F401,F403
+from .storage import *  # noqa: F401,F403

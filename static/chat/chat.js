@@ -332,6 +332,8 @@
   setActive(last && last.role === "assistant" ? last : null);
   list.scrollTop = list.scrollHeight;
   autosize();
+  // For add-ons in their own files (images.js): the socket, the frame handlers and the views.
+  window.chatlab = { state, send, handlers, byId, list, makeView, stickToBottom, bumpConversation };
   connect();
   // On touch screens focusing would pop up the keyboard over the conversation.
   if (!window.matchMedia("(pointer: coarse)").matches) prompt.focus();

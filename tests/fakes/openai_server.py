@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import itertools
 import json
 import re
@@ -55,6 +56,10 @@ class Behaviour:
     tokens: int | None = None  # override number of tokens in the default reply
     drop_after: int | None = None  # send this many content chunks, then cut the connection
     retry_after: float | None = None  # `retry-after` header (seconds) on an error response
+    # Images API only (consumed by /v1/images/generations through script_images()):
+    code: str | None = None  # error "code", e.g. "content_policy_violation"
+    image_url: str | None = None  # answer {"url": image_url} instead of the default
+    image_b64: str | None = None  # answer this as b64_json (e.g. something not an image)
 
 
 def split_tokens(text: str) -> list[str]:
@@ -94,6 +99,37 @@ def error_response(status: int, message: str, retry_after: float | None = None) 
     return web.json_response(error_body(status, message), status=status, headers=headers)
 
 
+# Sizes the images API accepts per model, as OpenAI documents them.
+IMAGE_SIZES: dict[str, tuple[str, ...]] = {
+    "gpt-image-1": ("1024x1024", "1536x1024", "1024x1536", "auto"),
+    "dall-e-3": ("1024x1024", "1792x1024", "1024x1792"),
+    "dall-e-2": ("256x256", "512x512", "1024x1024"),
+}
+
+
+def fake_png(width: int, height: int, variant: int = 0) -> bytes:
+    """A small solid-colour PNG (Pillow is imported only when an image is asked for)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (max(width, 1), max(height, 1)), (40 * variant % 256, 120, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+def image_error(status: int, message: str, code: str | None, param: str | None,
+                retry_after: float | None = None) -> web.Response:
+    """The images API's error body: type invalid_request_error, with the code and param set."""
+    body = error_body(status, message)
+    body["error"]["code"] = code if code is not None else body["error"]["code"]
+    body["error"]["param"] = param
+    headers = {"x-request-id": f"req_{uuid.uuid4().hex}"}
+    if retry_after is not None:
+        headers["retry-after"] = f"{retry_after:g}"
+    return web.json_response(body, status=status, headers=headers)
+
+
 class FakeOpenAI:
     """The fake server. Defaults (ttft, rate, tokens) apply when no scripted Behaviour is queued.
 
@@ -113,6 +149,8 @@ class FakeOpenAI:
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self.image_requests: list[dict[str, Any]] = []
+        self._image_script: deque[Behaviour] = deque()
 
     @property
     def url(self) -> str:
@@ -126,6 +164,12 @@ class FakeOpenAI:
     def reset(self) -> None:
         self._script.clear()
         self.requests.clear()
+        self._image_script.clear()
+        self.image_requests.clear()
+
+    def script_images(self, *behaviours: Behaviour) -> None:
+        """Like script(), for /v1/images/generations requests."""
+        self._image_script.extend(behaviours)
 
     def configure(self, *, ttft: float | None = None, rate: float | None = None,
                   tokens: int | None = None) -> None:
@@ -142,6 +186,9 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/images/generations", self._images_generations)
+        app.router.add_get("/_fake/images/{name}", self._image_file)
+        app.router.add_get("/_fake/redirect", self._redirect)
         app.router.add_post("/_fake/script", self._ctl_script)
         app.router.add_post("/_fake/configure", self._ctl_configure)
         app.router.add_post("/_fake/reset", self._ctl_reset)
@@ -304,6 +351,72 @@ class FakeOpenAI:
         except ConnectionError:
             pass  # the client went away mid-stream
         return resp
+
+    # -- images ---------------------------------------------------------------------------
+    async def _images_generations(self, request: web.Request) -> web.Response:
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            body = None
+        self.image_requests.append({"body": body,
+                                    "authorization": request.headers.get("Authorization")})
+        if not self._authorized(request):
+            return error_response(401, "Incorrect API key provided.")
+        if not isinstance(body, dict) or not isinstance(body.get("prompt"), str):
+            return image_error(400, "Missing required parameter: 'prompt'.", "missing_required_parameter", "prompt")
+        model = body.get("model") or "dall-e-2"
+        b = self._image_script.popleft() if self._image_script else Behaviour()
+        if b.hang:
+            await asyncio.Future()
+        if b.status != 200:
+            return image_error(b.status, b.text or f"Fake error {b.status}", b.code, None,
+                               b.retry_after)
+        sizes = IMAGE_SIZES.get(model)
+        if sizes is None:
+            return image_error(404, f"The model '{model}' does not exist.", "model_not_found", "model")
+        size = body.get("size") or sizes[0]
+        if size not in sizes:
+            supported = ", ".join(f"'{x}'" for x in sizes)
+            return image_error(400, f"Invalid value: '{size}'. Supported values are: {supported}.",
+                               "invalid_value", "size")
+        if model.startswith("gpt-image") and "response_format" in body:
+            return image_error(400, "Unknown parameter: 'response_format'.", "unknown_parameter",
+                               "response_format")
+        n = body.get("n") or 1
+        if model == "dall-e-3" and n != 1:
+            return image_error(400, "You must provide n=1 for this model.", "invalid_value", "n")
+        width, height = (int(x) for x in (size if size != "auto" else "1024x1024").split("x"))
+        wants_url = body.get("response_format") == "url"
+        data = []
+        for i in range(n):
+            item: dict[str, Any] = {}
+            if b.image_url is not None:
+                item["url"] = b.image_url
+            elif b.image_b64 is not None:
+                item["b64_json"] = b.image_b64
+            elif wants_url:
+                item["url"] = f"http://{self.host}:{self.port}/_fake/images/{width}x{height}-{i}.png"
+            else:
+                item["b64_json"] = base64.b64encode(fake_png(width // 8, height // 8, i)).decode()
+            if model == "dall-e-3":
+                item["revised_prompt"] = f"A detailed picture of {body['prompt']}"
+            data.append(item)
+        answer: dict[str, Any] = {"created": int(time.time()), "data": data}
+        if model.startswith("gpt-image"):
+            answer["usage"] = {"input_tokens": 10, "output_tokens": 4160, "total_tokens": 4170,
+                               "input_tokens_details": {"text_tokens": 10, "image_tokens": 0}}
+        return web.json_response(answer, headers={"x-request-id": f"req_{uuid.uuid4().hex}"})
+
+    async def _image_file(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        match = re.fullmatch(r"(\d+)x(\d+)-(\d+)\.png", name)
+        if not match:
+            return web.Response(status=404)
+        width, height, i = (int(g) for g in match.groups())
+        return web.Response(body=fake_png(width // 8, height // 8, i), content_type="image/png")
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query.get("to", "/"))
 
     # -- control endpoints (for tests that run the fake in another process) ---------------
     async def _ctl_script(self, request: web.Request) -> web.Response:
