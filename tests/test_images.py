@@ -228,3 +228,31 @@ def test_in_the_embedded_mode_a_job_runs_beside_the_request(transactional_db, cl
         time.sleep(0.1)
         job = client.get(job["url"]).json()
     assert job["status"] == "done" and len(job["images"]) == 1
+
+
+def test_the_owner_gets_the_media_url_and_the_gallery(logged_in, user, demo_images):
+    job = image_job_create(user=user, prompt="a quiet harbour")
+    image = job.images.get()
+    media = logged_in.get(f"/media/{image.file}")
+    assert media.status_code == 200 and media["Content-Type"] == "image/png"
+    assert logged_in.get(f"/media/{image.thumbnail}")["Content-Type"] == "image/webp"
+    page = logged_in.get("/images/").content.decode()
+    assert "a quiet harbour" in page and f"/images/{image.pk}/thumbnail/" in page
+    deleted = logged_in.post(f"/images/{image.pk}/delete/")
+    assert deleted.status_code == 302 and deleted["Location"] == "/images/"
+    assert not GeneratedImage.objects.exists()
+    assert not storages["default"].exists(image.file)
+    assert "No images yet" in logged_in.get("/images/").content.decode()
+
+
+def test_the_chat_page_shows_the_conversations_images(logged_in, user, demo_bot, demo_images):
+    from conversations.models import Conversation
+
+    conversation = Conversation.objects.create(owner=user, bot=demo_bot, title="pictures")
+    image_job_create(user=user, prompt="a green door", conversation=conversation)
+    page = logged_in.get(f"/c/{conversation.pk}/").content.decode()
+    start = page.index('id="chat-images"')
+    shown = json.loads(page[page.index(">", start) + 1: page.index("</script>", start)])
+    assert [j["prompt"] for j in shown] == ["a green door"]
+    assert shown[0]["images"][0]["thumbnail_url"].endswith("/thumbnail/")
+    assert 'id="image-button"' in page and "chat/images.js" in page

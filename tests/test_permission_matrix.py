@@ -142,3 +142,78 @@ async def test_socket_frames_on_someone_elses_objects_are_refused(role, endpoint
     reply = await Message.objects.aget(pk=victim.reply)
     assert reply.status == "complete" and reply.superseded_at is None
     await comm.disconnect()
+
+
+# Images: someone else's job or picture is a 404 on every path, the media URL included ----------
+
+@dataclass(frozen=True)
+class ImageVictim:
+    job: str
+    image: str
+    file: str
+    thumbnail: str
+    conversation: str
+
+
+@pytest.fixture
+def image_victim(demo_bot, settings, tmp_path, monkeypatch) -> ImageVictim:
+    from conversations.models import Conversation
+    from imaging.models import ImageModel
+    from imaging.services import image_job_create
+
+    settings.IMAGING_EAGER_IN_THREAD = False
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    monkeypatch.setattr("imaging.services.jobs.after_commit", lambda callback: callback())
+    ImageModel.objects.update_or_create(slug="demo", defaults={"name": "Demo", "provider": None,
+                                                                "is_default": True})
+    owner = UserFactory()
+    conversation = Conversation.objects.create(owner=owner, bot=demo_bot, title=SECRET)
+    job = image_job_create(user=owner, prompt=SECRET, conversation=conversation)
+    image = job.images.get()
+    return ImageVictim(str(job.pk), str(image.pk), image.file, image.thumbnail,
+                       str(conversation.pk))
+
+
+IMAGE_ENDPOINTS = [
+    HttpEndpoint("api image job", "get", "/api/v1/images/jobs/{v.job}/"),
+    HttpEndpoint("api image", "get", "/api/v1/images/{v.image}/"),
+    HttpEndpoint("api image delete", "delete", "/api/v1/images/{v.image}/"),
+    HttpEndpoint("api image file", "get", "/api/v1/images/{v.image}/file/"),
+    HttpEndpoint("api image in their conversation", "post", "/api/v1/images/jobs/"),
+    HttpEndpoint("image page file", "get", "/images/{v.image}/file/"),
+    HttpEndpoint("image page download", "get", "/images/{v.image}/file/?download=1"),
+    HttpEndpoint("image page thumbnail", "get", "/images/{v.image}/thumbnail/"),
+    HttpEndpoint("image page delete", "post", "/images/{v.image}/delete/"),
+    HttpEndpoint("image job state", "get", "/images/jobs/{v.job}/"),
+    HttpEndpoint("media file", "get", "/media/{v.file}"),
+    HttpEndpoint("media thumbnail", "get", "/media/{v.thumbnail}"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", IMAGE_ENDPOINTS, ids=lambda e: e.name)
+def test_image_endpoints_hide_other_peoples_images(role, endpoint, image_victim):
+    from django.core.files.storage import storages
+
+    from imaging.models import GeneratedImage, ImageJob
+
+    client = actor_client(role)
+    path = endpoint.path.format(v=image_victim)
+    if endpoint.method == "get":
+        response = client.get(path)
+    else:
+        body = f'{{"prompt": "x", "conversation": "{image_victim.conversation}"}}'
+        response = getattr(client, endpoint.method)(path, data=body,
+                                                    content_type="application/json")
+    if role == "guest" and response.status_code == 302:
+        assert "/accounts/login/" in response["Location"]
+    elif role == "guest" and endpoint.path.startswith("/api/"):
+        assert response.status_code in (401, 403)
+    else:
+        assert response.status_code == 404, response.content[:200]
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    assert SECRET.encode() not in content and b"PNG" not in content[:8]
+    assert GeneratedImage.objects.filter(pk=image_victim.image).exists()
+    assert storages["default"].exists(image_victim.file)
+    assert ImageJob.objects.count() == 1

@@ -17,6 +17,7 @@ from conversations.services.conversations import conversation_create
 from conversations.services.errors import ChatError
 
 from ..models import ImageJob
+from .events import remember_web_loop
 from .jobs import image_job_create, image_job_dispatch
 from .payloads import job_payload
 
@@ -31,6 +32,7 @@ class ChatImageRequest:
 
     async def start(self) -> None:
         # Called once the asking socket follows the conversation, so it sees every event.
+        remember_web_loop()
         await sync_to_async(image_job_dispatch, thread_sensitive=False)(self.job.pk)
 
 

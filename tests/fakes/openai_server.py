@@ -150,6 +150,7 @@ class FakeOpenAI:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.image_requests: list[dict[str, Any]] = []
+        self.image_downloads: list[str] = []  # paths of /_fake/images/... and /_fake/redirect hits
         self._image_script: deque[Behaviour] = deque()
 
     @property
@@ -166,6 +167,7 @@ class FakeOpenAI:
         self.requests.clear()
         self._image_script.clear()
         self.image_requests.clear()
+        self.image_downloads.clear()
 
     def script_images(self, *behaviours: Behaviour) -> None:
         """Like script(), for /v1/images/generations requests."""
@@ -408,6 +410,7 @@ class FakeOpenAI:
         return web.json_response(answer, headers={"x-request-id": f"req_{uuid.uuid4().hex}"})
 
     async def _image_file(self, request: web.Request) -> web.Response:
+        self.image_downloads.append(request.path_qs)
         name = request.match_info["name"]
         match = re.fullmatch(r"(\d+)x(\d+)-(\d+)\.png", name)
         if not match:
@@ -416,6 +419,7 @@ class FakeOpenAI:
         return web.Response(body=fake_png(width // 8, height // 8, i), content_type="image/png")
 
     async def _redirect(self, request: web.Request) -> web.Response:
+        self.image_downloads.append(request.path_qs)
         raise web.HTTPFound(request.query.get("to", "/"))
 
     # -- control endpoints (for tests that run the fake in another process) ---------------
