@@ -108,10 +108,25 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Bumped when a message is sent, so the list shows the latest conversations first.
     updated_at = models.DateTimeField(auto_now_add=True, db_index=False)
+    # Shown first in the list while set.
+    pinned_at = models.DateTimeField(_("pinned"), null=True, blank=True)
+    # Left out of the sidebar while set; still found by search and still open to continue.
+    archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
+    # In the trash while set: hidden everywhere but the trash page, emptied after
+    # CHATLAB_TRASH_RETENTION_DAYS.
+    deleted_at = models.DateTimeField(_("moved to trash"), null=True, blank=True)
+    # A rolling summary of the turns up to summary_through (a message's created_at), which the
+    # context sends in place of those turns once they no longer fit the bot's window.
+    summary = models.TextField(_("summary of older turns"), blank=True)
+    summary_through = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["owner", "-updated_at"], name="conv_owner_recent")]
+        indexes = [
+            models.Index(fields=["owner", "-updated_at"], name="conv_owner_recent"),
+            models.Index(fields=["deleted_at"], condition=Q(deleted_at__isnull=False),
+                         name="conv_trashed"),
+        ]
         verbose_name = _("conversation")
         verbose_name_plural = _("conversations")
 
@@ -148,6 +163,11 @@ class Message(models.Model):
     # Chosen by the client so that a retried send is stored once.
     client_id = models.UUIDField(null=True, blank=True, unique=True)
     superseded_at = models.DateTimeField(null=True, blank=True)
+    # The message this one is a newer version of (an edited user message); the old one is kept,
+    # superseded, as a previous version. Regenerated replies share reply_to instead.
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="newer_versions"
+    )
     model = models.CharField(max_length=200, blank=True)
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
@@ -175,3 +195,38 @@ class Message(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+
+class ImportJob(models.Model):
+    """One uploaded history file being read into conversations, with its progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_jobs"
+    )
+    file = models.FileField(upload_to="imports/", blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    format = models.CharField(max_length=20, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.status})"

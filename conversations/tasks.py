@@ -22,3 +22,24 @@ def generate_reply(message_id: str) -> str:
 @shared_task(name="conversations.tasks.sweep_interrupted_replies", ignore_result=True)
 def sweep_interrupted() -> int:
     return async_to_sync(sweep_interrupted_replies)()
+
+
+@shared_task(name="conversations.tasks.summarise_conversation", ignore_result=True)
+def summarise_conversation(conversation_id: str) -> bool:
+    from .services.summaries import conversation_summarise
+
+    return conversation_summarise(conversation_id=conversation_id)
+
+
+@shared_task(name="conversations.tasks.empty_trash", ignore_result=True)
+def empty_trash() -> int:
+    from .services.trash import trash_empty_expired
+
+    return trash_empty_expired()
+
+
+@shared_task(name="conversations.tasks.run_import", acks_late=True, ignore_result=True)
+def run_import(job_id: str) -> str:
+    from .services.history_import import import_job_run
+
+    return import_job_run(job_id=job_id)

@@ -106,7 +106,8 @@ def test_create_rename_and_delete_a_conversation(api, demo_bot):
     assert renamed.json()["title"] == "Renamed"
     assert api.patch(f"/api/v1/conversations/{cid}/", {"title": ""}, format="json").status_code == 400
     assert api.delete(f"/api/v1/conversations/{cid}/").status_code == 204
-    assert not Conversation.objects.filter(pk=cid).exists()
+    # Deleting moves it to the trash (tests/test_trash.py covers restoring and emptying).
+    assert Conversation.objects.get(pk=cid).deleted_at is not None
 
 
 @pytest.mark.parametrize("body, status, code", [

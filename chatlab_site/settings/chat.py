@@ -16,6 +16,10 @@ CHATLAB_CHECKPOINT_GROWTH = env.decimal("CHATLAB_CHECKPOINT_GROWTH", 4.0, minimu
 CHATLAB_REPLY_TIMEOUT = env.integer("CHATLAB_REPLY_TIMEOUT", 600, minimum=10)
 # A pending or streaming reply that no process owns for this long is marked interrupted.
 CHATLAB_STALE_REPLY_SECONDS = env.integer("CHATLAB_STALE_REPLY_SECONDS", 60, minimum=5)
+# Threads (each with its own database connection) on which a web process stores chat messages,
+# so sockets' writes overlap instead of queueing on one thread. 0 keeps them on Django's one
+# shared thread; SQLite always does.
+CHATLAB_CHAT_DB_THREADS = env.integer("CHATLAB_CHAT_DB_THREADS", 8, minimum=0)
 
 # Seeds a real bot at start-up (`manage.py seed_bots`); without a key the demo bot is seeded.
 OPENAI_API_KEY = env.string("OPENAI_API_KEY")
@@ -23,3 +27,9 @@ OPENAI_BASE_URL = env.url("OPENAI_BASE_URL", schemes=("http", "https"))
 OPENAI_MODEL = env.string("OPENAI_MODEL", "gpt-4o-mini")
 # How fast the offline demo bot "types".
 CHATLAB_DEMO_TOKENS_PER_SECOND = env.decimal("CHATLAB_DEMO_TOKENS_PER_SECOND", 40.0, minimum=0)
+
+# Conversation memory (issue #6).
+# Conversations in the trash are deleted for good after this many days (a nightly task).
+CHATLAB_TRASH_RETENTION_DAYS = env.integer("CHATLAB_TRASH_RETENTION_DAYS", 30, minimum=1)
+# The largest history file a person may import, in bytes (Chatlab or ChatGPT JSON).
+CHATLAB_IMPORT_MAX_BYTES = env.integer("CHATLAB_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)

@@ -5,7 +5,9 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
-from conversations.models import Bot, Conversation, Message
+from django.utils.html import escape
+
+from conversations.models import Bot, Conversation, ImportJob, Message
 
 
 class StrictCharField(serializers.CharField):
@@ -40,10 +42,44 @@ class BotSerializer(serializers.ModelSerializer):
 
 class ConversationSerializer(serializers.ModelSerializer):
     bot = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    pinned = serializers.SerializerMethodField()
+    archived = serializers.SerializerMethodField()
 
     class Meta:
         model = Conversation
-        fields = ["id", "title", "bot", "created_at", "updated_at"]
+        fields = ["id", "title", "bot", "created_at", "updated_at", "pinned", "archived"]
+
+    def get_pinned(self, obj: Conversation) -> bool:
+        return obj.pinned_at is not None
+
+    def get_archived(self, obj: Conversation) -> bool:
+        return obj.archived_at is not None
+
+
+class SearchResultSerializer(ConversationSerializer):
+    title_highlight = serializers.SerializerMethodField(
+        help_text="The title, HTML-escaped, matches in <mark>.")
+    highlight = serializers.SerializerMethodField(
+        help_text="The first matching message text, HTML-escaped, matches in <mark>; "
+                  "empty when only the title matched.")
+
+    class Meta(ConversationSerializer.Meta):
+        fields = [*ConversationSerializer.Meta.fields, "title_highlight", "highlight"]
+
+    def get_title_highlight(self, obj: Conversation) -> str:
+        from conversations.services.search import highlight
+
+        return highlight(obj.title, self.context.get("query", "")) or escape(obj.title)
+
+    def get_highlight(self, obj: Conversation) -> str:
+        from conversations.services.search import highlight
+
+        return highlight(getattr(obj, "snippet_raw", None), self.context.get("query", ""))
+
+
+class TrashedConversationSerializer(ConversationSerializer):
+    class Meta(ConversationSerializer.Meta):
+        fields = [*ConversationSerializer.Meta.fields, "deleted_at"]
 
 
 class ConversationCreateSerializer(StrictBodySerializer):
@@ -51,15 +87,48 @@ class ConversationCreateSerializer(StrictBodySerializer):
     title = StrictCharField(required=False, allow_blank=True, max_length=200)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only: DRF's BooleanField would also take "yes", 1 or "on"."""
+
+    def to_internal_value(self, data: object) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class ConversationUpdateSerializer(StrictBodySerializer):
-    title = StrictCharField(max_length=200, allow_blank=False, trim_whitespace=True)
+    title = StrictCharField(max_length=200, allow_blank=False, trim_whitespace=True,
+                            required=False)
+    pinned = StrictBooleanField(required=False)
+    archived = StrictBooleanField(required=False)
+
+
+class EditSerializer(StrictBodySerializer):
+    content = StrictCharField(trim_whitespace=False, allow_blank=True, max_length=1_000_000)
+
+
+class VersionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    content = serializers.CharField()
+    status = serializers.CharField()
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportJob
+        fields = ["id", "filename", "size", "status", "format", "total", "done", "imported",
+                  "skipped", "error", "created_at", "updated_at"]
+
+
+class ImportUploadSerializer(StrictBodySerializer):
+    file = serializers.FileField(help_text="A Chatlab JSON export or ChatGPT's conversations.json")
 
 
 class MessageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Message
         fields = [
-            "id", "role", "content", "status", "error", "reply_to", "created_at", "model",
+            "id", "role", "content", "status", "error", "reply_to", "replaces", "created_at", "model",
             "prompt_tokens", "completion_tokens", "ttft_ms", "total_ms",
         ]
 

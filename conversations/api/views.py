@@ -9,9 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django.db.models import Q
+from django.core.files.base import ContentFile
+from django.db.models import F
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +25,7 @@ from accounts.services.quotas import allowance_for
 from conversations import selectors
 from conversations.models import Message
 from conversations.services import conversations as conversation_services
+from conversations.services import edits, history_export, history_import, search, trash
 from conversations.services import messages as message_services
 from conversations.services.dispatch import reply_start_soon, reply_stop
 from conversations.services.errors import ChatError
@@ -68,21 +73,50 @@ class BotList(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
+def _flag(request: Request, name: str) -> bool | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise ChatError("invalid", f"{name} must be true or false.")
+
+
 class ConversationList(generics.ListAPIView):
-    serializer_class = s.ConversationSerializer
+    # One shape with or without a search (highlights are then the plain escaped title and "").
+    serializer_class = s.SearchResultSerializer
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "query": self._query()}
+
+    def _query(self) -> str:
+        return search.clean_query(self.request.query_params.get("search", ""))
 
     def get_queryset(self) -> Any:
-        conversations = selectors.conversations_for(self.request.user)
-        query = self.request.query_params.get("search", "").strip()[:200]
+        archived = _flag(self.request, "archived")
+        pinned = _flag(self.request, "pinned")
+        query = self._query()
         if query:
-            matching = Message.objects.filter(content__icontains=query).values("conversation_id")
-            conversations = conversations.filter(Q(title__icontains=query) | Q(pk__in=matching))
-        return conversations
+            conversations = search.conversations_search(user=self.request.user, query=query)
+        else:
+            conversations = selectors.conversations_for(self.request.user)
+        if archived is not None:
+            conversations = conversations.filter(archived_at__isnull=not archived)
+        if pinned is not None:
+            conversations = conversations.filter(pinned_at__isnull=not pinned)
+        return conversations.order_by(F("pinned_at").desc(nulls_last=True), "-updated_at")
 
     @extend_schema(
-        parameters=[OpenApiParameter("search", str, description="Words in the title or messages")],
-        responses={200: s.ConversationSerializer(many=True), **ERRORS},
-        summary="My conversations, newest first",
+        parameters=[
+            OpenApiParameter("search", str, description="Words in the title or messages; results "
+                             "then carry HTML-safe highlights"),
+            OpenApiParameter("archived", bool, description="Only archived (true) or not (false)"),
+            OpenApiParameter("pinned", bool, description="Only pinned (true) or not (false)"),
+        ],
+        responses={200: s.SearchResultSerializer(many=True), **ERRORS},
+        summary="My conversations (not the trash): pinned first, then newest first",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
@@ -109,19 +143,132 @@ class ConversationDetail(APIView):
         return Response(s.ConversationSerializer(self._get(request, conversation_id)).data)
 
     @extend_schema(request=s.ConversationUpdateSerializer,
-                   responses={200: s.ConversationSerializer, **ERRORS}, summary="Rename")
+                   responses={200: s.ConversationSerializer, **ERRORS},
+                   summary="Rename, pin or unpin, archive or unarchive")
     def patch(self, request: Request, conversation_id: Any) -> Response:
         self._get(request, conversation_id)
         data = _valid(s.ConversationUpdateSerializer, request)
-        conversation = conversation_services.conversation_rename(
-            user=request.user, conversation_id=conversation_id, title=data["title"]
+        conversation = conversation_services.conversation_update(
+            user=request.user, conversation_id=conversation_id, title=data.get("title"),
+            pinned=data.get("pinned"), archived=data.get("archived"),
         )
         return Response(s.ConversationSerializer(conversation).data)
 
-    @extend_schema(responses={204: None, **ERRORS}, summary="Delete, with its messages")
+    @extend_schema(responses={204: None, **ERRORS},
+                   summary="Move to the trash (restorable until it is emptied)")
     def delete(self, request: Request, conversation_id: Any) -> Response:
         conversation_services.conversation_delete(user=request.user, conversation_id=conversation_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ConversationRestore(APIView):
+    @extend_schema(request=None, responses={200: s.ConversationSerializer, **ERRORS},
+                   summary="Take a conversation back out of the trash")
+    def post(self, request: Request, conversation_id: Any) -> Response:
+        conversation = trash.conversation_restore(user=request.user, conversation_id=conversation_id)
+        return Response(s.ConversationSerializer(conversation).data)
+
+
+class TrashList(generics.ListAPIView):
+    serializer_class = s.TrashedConversationSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.trashed_conversations(self.request.user)
+
+    @extend_schema(responses={200: s.TrashedConversationSerializer(many=True), **ERRORS},
+                   summary="The trash, most recently deleted first")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(responses={204: None, **ERRORS}, summary="Empty the trash for good")
+    def delete(self, request: Request) -> Response:
+        trash.trash_empty(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TrashDetail(APIView):
+    @extend_schema(responses={204: None, **ERRORS},
+                   summary="Delete one conversation in the trash for good")
+    def delete(self, request: Request, conversation_id: Any) -> Response:
+        trash.conversation_delete_forever(user=request.user, conversation_id=conversation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+EXPORT_FORMAT = OpenApiParameter("format", str, enum=["json", "markdown"],
+                                 description="json (Chatlab's versioned format, default) or markdown")
+
+
+def _export_response(request: Request, conversations: list[Any], name: str) -> HttpResponse:
+    kind = request.query_params.get("format", "json")
+    if kind == "json":
+        body, mime, ext = history_export.export_json(conversations), "application/json", "json"
+    elif kind in ("markdown", "md"):
+        body, mime, ext = history_export.export_markdown(conversations), "text/markdown", "md"
+    else:
+        raise ChatError("invalid", "format must be json or markdown.")
+    response = HttpResponse(body.encode(), content_type=f"{mime}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{ext}"'
+    return response
+
+
+class _Exporting(APIView):
+    # ?format= names the export's format here, not a DRF renderer; errors are still JSON.
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        return (JSONRenderer(), "application/json")
+
+
+class ConversationExport(_Exporting):
+    @extend_schema(parameters=[EXPORT_FORMAT], responses={(200, "application/json"): dict,
+                   (200, "text/markdown"): str, **ERRORS}, summary="Export one conversation")
+    def get(self, request: Request, conversation_id: Any) -> HttpResponse:
+        conversations = history_export.exportable(request.user, conversation_id)
+        if not conversations:
+            raise _not_found()
+        return _export_response(request, conversations, f"chatlab-{conversation_id}")
+
+
+class ExportAll(_Exporting):
+    @extend_schema(parameters=[EXPORT_FORMAT], responses={(200, "application/json"): dict,
+                   (200, "text/markdown"): str, **ERRORS},
+                   summary="Export all my conversations (not the trash)")
+    def get(self, request: Request) -> HttpResponse:
+        return _export_response(request, history_export.exportable(request.user), "chatlab-history")
+
+
+class ImportList(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": {
+                       "type": "object", "required": ["file"], "additionalProperties": False,
+                       "properties": {"file": {"type": "string", "format": "binary", "minLength": 1,
+                                               "description": "A Chatlab JSON export or "
+                                                              "ChatGPT's conversations.json"}}}},
+                   responses={202: s.ImportJobSerializer, **ERRORS},
+                   summary="Import a Chatlab export or ChatGPT's conversations.json (a background job)")
+    def post(self, request: Request) -> Response:
+        upload = request.FILES.get("file")
+        if upload is None and "file" in request.data:
+            upload = ContentFile(b"", name="empty.json")  # an empty part: the job says so
+        if upload is None:
+            raise ChatError("invalid", "Attach the file as `file` (multipart/form-data).")
+        unknown = (set(request.data) | set(request.FILES)) - {"file"}
+        if unknown:
+            raise ChatError("invalid", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        job = history_import.import_job_create(
+            user=request.user, name=upload.name, size=upload.size, chunks=upload.chunks()
+        )
+        job.refresh_from_db()
+        return Response(s.ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ImportDetail(APIView):
+    @extend_schema(responses={200: s.ImportJobSerializer, **ERRORS},
+                   summary="An import's progress and outcome")
+    def get(self, request: Request, job_id: Any) -> Response:
+        job = selectors.import_jobs_for(request.user).filter(pk=job_id).first()
+        if job is None:
+            raise _not_found()
+        return Response(s.ImportJobSerializer(job).data)
 
 
 class MessageList(generics.ListAPIView):
@@ -202,3 +349,28 @@ def _sent(message: Message | None, reply: Message) -> dict[str, Any]:
         "reply": s.MessageSerializer(reply).data,
         "stream_url": f"/api/v1/messages/{reply.pk}/stream/",
     }
+
+
+class MessageEdit(APIView):
+    @extend_schema(request=s.EditSerializer, responses={202: s.SentSerializer, **ERRORS},
+                   summary="Edit the last user message: a new version with a new reply (the old "
+                           "ones stay as previous versions)")
+    def post(self, request: Request, message_id: Any) -> Response:
+        data = _valid(s.EditSerializer, request)
+        message, reply, _ = edits.message_edit(
+            user=request.user, message_id=message_id, content=data["content"],
+            reply_status=Message.Status.STREAMING,
+        )
+        reply_start_soon(reply.pk, reply.conversation_id)
+        return Response(_sent(message, reply), status=status.HTTP_202_ACCEPTED)
+
+
+class MessageVersions(APIView):
+    @extend_schema(responses={200: s.VersionSerializer(many=True), **ERRORS},
+                   summary="Earlier versions of a message (edits, regenerated replies), oldest first")
+    def get(self, request: Request, message_id: Any) -> Response:
+        message = selectors.message_get(request.user, message_id)
+        if message is None:
+            raise _not_found()
+        versions = edits.previous_versions(message.conversation).get(str(message.pk), [])
+        return Response(s.VersionSerializer(versions, many=True).data)

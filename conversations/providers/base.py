@@ -14,6 +14,9 @@ class ChatRequest:
     temperature: float
     max_tokens: int
     language: str = "en"
+    # "reply", or "summary" for a rolling summary of older turns (the demo backend writes that
+    # one locally instead of its demo text).
+    purpose: str = "reply"
 
 
 @dataclass(frozen=True)

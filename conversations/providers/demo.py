@@ -39,8 +39,27 @@ def tokens_of(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def demo_summary(transcript: str, limit_chars: int = 1500) -> str:
+    """An extractive summary, made offline: the first sentence of each turn, newest kept."""
+    lines = []
+    for line in transcript.splitlines():
+        role, _, text = line.partition(": ")
+        text = " ".join(text.split())
+        if not text:
+            continue
+        sentence = re.split(r"(?<=[.!?…])\s", text, maxsplit=1)[0][:200]
+        lines.append(f"- {role}: {sentence}")
+    summary = "\n".join(lines)
+    return summary[-limit_chars:] if len(summary) > limit_chars else summary
+
+
 class DemoBackend:
     async def stream(self, request: ChatRequest) -> AsyncIterator[str | Usage]:
+        if request.purpose == "summary":
+            text = demo_summary(request.messages[-1]["content"], request.max_tokens * 3)
+            yield text
+            yield Usage(prompt_tokens=None, completion_tokens=None, model="demo")
+            return
         last_user = next(
             (m["content"] for m in reversed(request.messages) if m["role"] == "user"), ""
         )

@@ -1,6 +1,13 @@
-"""What the model sees for one reply: the system prompt and as much recent history as fits."""
+"""What the model sees for one reply: the system prompt, the rolling summary of older turns and
+as much recent history as fits the bot's context window with room for the reply."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.core.cache import cache
+from django.db import transaction
 
 from accounts.models import RolePolicy
 from accounts.roles import policy_for
@@ -8,14 +15,26 @@ from accounts.services.quotas import reply_token_cap
 from conversations.models import Message
 from conversations.providers import ChatRequest
 
-# Without the model's tokenizer, a token is taken as three characters: English averages about
-# four, so this errs towards sending less rather than overflowing the window.
-CHARS_PER_TOKEN = 3
-MESSAGE_OVERHEAD_TOKENS = 4
+from . import tokens
+
+# Token counting (tiktoken when its encoding is on this machine, else a stated conservative
+# estimate) lives in tokens.py; these names stay for callers that used them.
+CHARS_PER_TOKEN = tokens.CHARS_PER_TOKEN
+MESSAGE_OVERHEAD_TOKENS = tokens.MESSAGE_OVERHEAD_TOKENS
+# History beyond this many messages is never read for one reply; the summary stands for it.
+HISTORY_ROWS = 500
+SUMMARY_PREFIX = "Summary of the earlier part of this conversation:\n"
+# A summary is asked for at most once per conversation in this many seconds.
+SUMMARY_REQUEST_SECONDS = 300
 
 
 def estimate_tokens(text: str) -> int:
-    return len(text) // CHARS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS
+    return tokens.estimate(text) + MESSAGE_OVERHEAD_TOKENS
+
+
+@lru_cache(maxsize=64)
+def counter_for(model: str) -> tokens.TokenCounter:
+    return tokens.TokenCounter(model)
 
 
 class CallerHistory(list[dict[str, str]]):
@@ -39,8 +58,12 @@ def build_request(
     history: list[dict[str, str]] | None = None,
     policy: RolePolicy | None = None,
 ) -> ChatRequest:
-    """Reads the history once (or takes the one given) and keeps the newest messages that fit
-    the bot's window."""
+    """System prompt, rolling summary and the newest messages that fit the bot's window.
+
+    Reads the history once (or takes the one given: then no query at all), and guarantees
+    prompt tokens + max_tokens <= the bot's context window by the counter in use. When stored
+    turns had to be left out, a summary of them is asked for (Celery, queue `maintenance`).
+    """
     conversation = reply.conversation
     bot = conversation.bot
     policy = policy or policy_for(conversation.owner)
@@ -49,39 +72,96 @@ def build_request(
     if isinstance(history, CallerHistory):
         max_tokens = min(max_tokens, history.max_tokens or max_tokens)
         temperature = bot.temperature if history.temperature is None else history.temperature
-    budget = bot.context_window - max_tokens
-    system = [{"role": "system", "content": bot.system_prompt}] if bot.system_prompt else []
-    budget -= sum(estimate_tokens(m["content"]) for m in system)
+    plan = plan_context(
+        counter_for(bot.model),
+        window=bot.context_window,
+        max_tokens=max_tokens,
+        system_prompt=bot.system_prompt,
+        summary=conversation.summary if history is None else "",
+        newest_first=_history_rows(reply, history),
+    )
+    if plan.dropped and history is None:
+        request_summary(conversation.pk)
+    return ChatRequest(
+        model=bot.model,
+        messages=plan.messages,
+        temperature=temperature,
+        max_tokens=plan.max_tokens,
+    )
 
-    if history is not None:
-        rows = [(m["role"], m["content"]) for m in reversed(history)]
-    else:
-        rows = list(
-            Message.objects.filter(
-                conversation=conversation,
-                superseded_at__isnull=True,
-                created_at__lte=reply.created_at,
-            )
-            .exclude(pk=reply.pk)
-            .exclude(role=Message.Role.ASSISTANT, content="")
-            .order_by("-created_at")
-            .values_list("role", "content")[:500]
-        )
+
+@dataclass
+class ContextPlan:
+    messages: list[dict[str, str]]
+    max_tokens: int
+    prompt_tokens: int
+    # True when older messages were left out for lack of room.
+    dropped: bool
+
+
+def plan_context(
+    counter: tokens.TokenCounter,
+    *,
+    window: int,
+    max_tokens: int,
+    system_prompt: str,
+    summary: str,
+    newest_first: list[tuple[str, str]],
+) -> ContextPlan:
+    # The system prompt may take a quarter of the window at most, and the reply gives way so
+    # that another quarter is left for the conversation itself.
+    system_text = counter.keep_start(system_prompt, window // 4 - MESSAGE_OVERHEAD_TOKENS)
+    system = [{"role": "system", "content": system_text}] if system_text else []
+    used = tokens.REPLY_PRIMING_TOKENS + sum(counter.message(m["content"]) for m in system)
+    max_tokens = max(1, min(max_tokens, window - used - window // 4))
+    budget = window - max_tokens - used
+    if summary and budget > MESSAGE_OVERHEAD_TOKENS:
+        text = SUMMARY_PREFIX + summary
+        text = counter.keep_start(text, budget // 3 - MESSAGE_OVERHEAD_TOKENS)
+        if text:
+            system.append({"role": "system", "content": text})
+            budget -= counter.message(text)
+            used += counter.message(text)
     kept: list[dict[str, str]] = []
-    for role, content in rows:
-        cost = estimate_tokens(content)
+    dropped = len(newest_first) >= HISTORY_ROWS
+    for index, (role, content) in enumerate(newest_first):
+        cost = counter.message(content)
         if cost > budget:
             if not kept:
-                # The newest user message alone is too long: send its end, which holds the ask.
-                room = max(budget - MESSAGE_OVERHEAD_TOKENS, 0) * CHARS_PER_TOKEN
-                kept.append({"role": role, "content": content[-room:] if room else ""})
+                # The newest message alone is too long: send its end, which holds the ask.
+                part = counter.keep_end(content, budget - MESSAGE_OVERHEAD_TOKENS)
+                kept.append({"role": role, "content": part})
+                budget -= counter.message(part)
+            dropped = dropped or index + 1 < len(newest_first)
             break
         kept.append({"role": role, "content": content})
         budget -= cost
     kept.reverse()
-    return ChatRequest(
-        model=bot.model,
-        messages=system + kept,
-        temperature=temperature,
-        max_tokens=max_tokens,
+    return ContextPlan(system + kept, max_tokens, window - max_tokens - budget, dropped)
+
+
+def _history_rows(reply: Message, history: list[dict[str, str]] | None) -> list[tuple[str, str]]:
+    if history is not None:
+        return [(m["role"], m["content"]) for m in reversed(history)]
+    conversation = reply.conversation
+    rows = (
+        Message.objects.filter(
+            conversation=conversation,
+            superseded_at__isnull=True,
+            created_at__lte=reply.created_at,
+        )
+        .exclude(pk=reply.pk)
+        .exclude(role=Message.Role.ASSISTANT, content="")
     )
+    if conversation.summary_through is not None:
+        rows = rows.filter(created_at__gt=conversation.summary_through)
+    return list(rows.order_by("-created_at").values_list("role", "content")[:HISTORY_ROWS])
+
+
+def request_summary(conversation_id: object) -> None:
+    """Asks the maintenance queue for a summary of the turns that no longer fit."""
+    if not cache.add(f"chatlab:summary-asked:{conversation_id}", 1, SUMMARY_REQUEST_SECONDS):
+        return
+    from conversations.tasks import summarise_conversation
+
+    transaction.on_commit(lambda: summarise_conversation.delay(str(conversation_id)))

@@ -1,10 +1,10 @@
-"""Conversation writes for the API and pages: create, rename, delete."""
+"""Conversation writes for the API and pages: create, rename, pin, archive, delete (to the trash)."""
 
 from __future__ import annotations
 
 import uuid
 
-from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from conversations import selectors
@@ -12,6 +12,7 @@ from conversations.models import Conversation
 
 from .errors import ChatError
 from .messages import _check_bot, _pick_bot
+from .trash import conversation_trash
 
 
 def conversation_create(*, user: User, bot_slug: str | None = None, title: str = "") -> Conversation:
@@ -32,8 +33,36 @@ def conversation_rename(*, user: User, conversation_id: uuid.UUID | str, title: 
     return conversation
 
 
-@transaction.atomic
 def conversation_delete(*, user: User, conversation_id: uuid.UUID | str) -> None:
-    deleted, _ = selectors.conversations_for(user).filter(pk=conversation_id).delete()
-    if not deleted:
+    """Moves the conversation to the trash (restorable until CHATLAB_TRASH_RETENTION_DAYS)."""
+    conversation_trash(user=user, conversation_id=conversation_id)
+
+
+def conversation_update(
+    *,
+    user: User,
+    conversation_id: uuid.UUID | str,
+    title: str | None = None,
+    pinned: bool | None = None,
+    archived: bool | None = None,
+) -> Conversation:
+    """Rename, pin or unpin, archive or unarchive, in one write."""
+    conversation = selectors.conversation_get(user, conversation_id)
+    if conversation is None:
         raise ChatError("not_found", "Conversation not found.", status=404)
+    changes: dict[str, object] = {}
+    if title is not None:
+        title = " ".join(title.split())[:200]
+        if not title:
+            raise ChatError("invalid", "A title cannot be empty.")
+        changes["title"] = title
+    now = timezone.now()
+    if pinned is not None and pinned != (conversation.pinned_at is not None):
+        changes["pinned_at"] = now if pinned else None
+    if archived is not None and archived != (conversation.archived_at is not None):
+        changes["archived_at"] = now if archived else None
+    if changes:
+        Conversation.objects.filter(pk=conversation.pk).update(**changes)
+        for name, value in changes.items():
+            setattr(conversation, name, value)
+    return conversation

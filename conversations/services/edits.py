@@ -1,0 +1,111 @@
+"""Editing the last user message: the edit is a new message with a new reply; the old message
+and its replies stay, superseded, as previous versions."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.roles import policy_for
+from conversations import selectors
+from conversations.models import Conversation, Message
+
+from .errors import ChatError
+from . import messages as _messages
+from .messages import _check_bot, _check_quota
+
+# messages.py is being reworked alongside: its content check is public there soon.
+_clean_content = getattr(_messages, "clean_content", None) or getattr(_messages, "_clean_content")
+
+
+def message_edit(
+    *,
+    user: User,
+    message_id: uuid.UUID | str,
+    content: object,
+    reply_status: str = Message.Status.PENDING,
+) -> tuple[Message, Message, list[str]]:
+    """(the new user message, its empty reply, ids of the messages it supersedes)."""
+    text = _clean_content(content)
+    policy = policy_for(user)
+    _check_quota(user, new_message=True, policy=policy)
+    with transaction.atomic():
+        try:
+            old = (
+                Message.objects.select_for_update(of=("self",))
+                .select_related("conversation__bot__provider")
+                .filter(pk=message_id, conversation__owner=user,
+                        conversation__deleted_at__isnull=True, role=Message.Role.USER)
+                .first()
+            )
+        except (ValueError, TypeError):
+            old = None
+        if old is None:
+            raise ChatError("not_found", "Message not found.", status=404)
+        if old.superseded_at is not None:
+            raise ChatError("stale", "This message was already edited.", status=409)
+        conversation = old.conversation
+        _check_bot(user, conversation.bot, policy)
+        if selectors.active_replies(conversation.pk).exists():
+            raise ChatError("busy", "A reply is still being written. Stop it or wait for it.", 409)
+        later = list(
+            selectors.visible_messages(conversation)
+            .filter(created_at__gte=old.created_at)
+            .values_list("pk", "role", "reply_to_id")
+        )
+        if any(pk != old.pk and reply_to != old.pk for pk, _, reply_to in later):
+            raise ChatError("not_last", "Only the last message can be edited.", status=409)
+        now = timezone.now()
+        superseded = [str(pk) for pk, _, _ in later]
+        Message.objects.filter(pk__in=[pk for pk, _, _ in later]).update(
+            superseded_at=now, updated_at=now
+        )
+        message = Message.objects.create(
+            conversation=conversation, role=Message.Role.USER, content=text, replaces=old
+        )
+        reply = Message.objects.create(
+            conversation=conversation, role=Message.Role.ASSISTANT, status=reply_status,
+            reply_to=message, model=conversation.bot.model,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
+    message.conversation = reply.conversation = conversation
+    conversation.owner = user
+    return message, reply, superseded
+
+
+def previous_versions(conversation: Conversation) -> dict[str, list[dict[str, str]]]:
+    """For each visible message that has earlier versions, those versions (oldest first), keyed
+    by the visible message's id. One query, whatever the conversation's length."""
+    rows = list(
+        conversation.messages.order_by("created_at").values(
+            "id", "role", "content", "status", "reply_to_id", "replaces_id", "superseded_at"
+        )
+    )
+    by_id = {r["id"]: r for r in rows}
+    old_replies: dict[object, list[dict[str, object]]] = {}
+    for r in rows:
+        if r["role"] == Message.Role.ASSISTANT and r["superseded_at"] is not None:
+            old_replies.setdefault(r["reply_to_id"], []).append(r)
+    versions: dict[str, list[dict[str, str]]] = {}
+    # A user message's versions: follow `replaces` back. A reply's: the superseded replies to
+    # the same user message.
+    for row in rows:
+        if row["superseded_at"] is not None:
+            continue
+        chain = []
+        if row["role"] == Message.Role.USER:
+            earlier = by_id.get(row["replaces_id"])
+            while earlier is not None and len(chain) < 100:
+                chain.append(earlier)
+                earlier = by_id.get(earlier["replaces_id"])
+            chain.reverse()
+        else:
+            chain = list(old_replies.get(row["reply_to_id"], []))
+        if chain:
+            versions[str(row["id"])] = [
+                {"id": str(r["id"]), "content": r["content"], "status": r["status"]} for r in chain
+            ]
+    return versions
