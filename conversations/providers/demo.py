@@ -11,6 +11,7 @@ from django.conf import settings
 from .base import ChatRequest, Usage
 
 _TOKEN = re.compile(r"\s*\S+\s*|\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
 
 DEMO_TEMPLATE = """**Demo reply.** This bot runs on Chatlab's built-in demo provider: it works offline \
 and no language model is involved. An administrator connects OpenAI or any OpenAI-compatible \
@@ -40,17 +41,21 @@ def tokens_of(text: str) -> list[str]:
 
 
 def demo_summary(transcript: str, limit_chars: int = 1500) -> str:
-    """An extractive summary, made offline: the first sentence of each turn, newest kept."""
-    lines = []
+    """An extractive summary, made offline: the start of each turn's first sentence, in order,
+    the earlier summary's lines first; the oldest lines give way when it grows too long."""
+    lines: list[str] = []
     for line in transcript.splitlines():
+        if line.startswith("Earlier summary: "):
+            lines.extend(x for x in line[17:].split(" | ") if x)
+            continue
         role, _, text = line.partition(": ")
         text = " ".join(text.split())
-        if not text:
-            continue
-        sentence = re.split(r"(?<=[.!?…])\s", text, maxsplit=1)[0][:200]
-        lines.append(f"- {role}: {sentence}")
-    summary = "\n".join(lines)
-    return summary[-limit_chars:] if len(summary) > limit_chars else summary
+        if text:
+            sentence = _SENTENCE_END.split(text, maxsplit=1)[0][:60]
+            lines.append(f"{role}: {sentence}")
+    while len(lines) > 1 and len(" | ".join(lines)) > limit_chars:
+        lines.pop(0)
+    return " | ".join(lines)[:limit_chars]
 
 
 class DemoBackend:

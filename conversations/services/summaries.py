@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
 
 from django.conf import settings
 
-from conversations.models import Conversation, Message
-from conversations.providers import ChatRequest, ProviderError, Usage, backend_for
+from conversations.models import Conversation, Message, Provider
+from conversations.providers import ChatRequest, ProviderError, backend_for
 from conversations.worker_loop import run_on_shared_loop
 
 from . import tokens
@@ -49,47 +48,73 @@ def _older_turns(conversation: Conversation) -> list[dict[str, object]]:
     return turns[:split]
 
 
-async def _collect(stream: AsyncIterator[str | Usage]) -> str:
+async def _collect(provider: Provider, request: ChatRequest) -> str:
+    # The backend is made on the loop that runs it: its client belongs to that loop.
     parts = []
-    async for item in stream:
+    async for item in backend_for(provider).stream(request):
         if isinstance(item, str):
             parts.append(item)
     return "".join(parts)
 
 
-def conversation_summarise(*, conversation_id: uuid.UUID | str) -> bool:
-    """Folds the turns that no longer fit into the conversation's summary. True when it did."""
+def conversation_summarise(*, conversation_id: uuid.UUID | str, max_rounds: int = 8) -> bool:
+    """Folds the turns that no longer fit into the conversation's summary, oldest first, as many
+    model calls as it takes (at most ``max_rounds``). True when the summary moved on."""
+    moved = False
+    for _ in range(max_rounds):
+        step = _summarise_once(conversation_id)
+        if step is None:
+            break
+        moved = moved or step
+        if not step:
+            break
+    return moved
+
+
+def _summarise_once(conversation_id: uuid.UUID | str) -> bool | None:
+    """One model call over the oldest turns that fit it. None: nothing (left) to summarise."""
     conversation = (
         Conversation.objects.select_related("bot__provider")
         .filter(pk=conversation_id, deleted_at__isnull=True)
         .first()
     )
     if conversation is None:
-        return False
+        return None
     older = _older_turns(conversation)
     if not older:
-        return False
+        return None
     bot = conversation.bot
     counter = counter_for(bot.model)
     cap = summary_cap(bot.context_window)
     instructions = INSTRUCTIONS.format(words=cap * 3 // 4)
-    transcript = "\n".join(f"{t['role']}: {' '.join(str(t['content']).split())}" for t in older)
-    if conversation.summary:
-        transcript = f"Earlier summary: {conversation.summary}\n{transcript}"
     room = (bot.context_window - cap - tokens.REPLY_PRIMING_TOKENS
             - counter.message(instructions) - tokens.MESSAGE_OVERHEAD_TOKENS)
-    transcript = counter.keep_end(transcript, room)
+    lines = [f"Earlier summary: {conversation.summary}"] if conversation.summary else []
+    room -= counter.count("\n".join(lines)) + 1
+    taken = []
+    for turn in older:  # the oldest turns that fit this call; the next call takes the rest
+        line = f"{turn['role']}: {' '.join(str(turn['content']).split())}"
+        cost = counter.count(line) + 1
+        if cost > room:
+            if not taken:  # one turn larger than the call: its start stands for it
+                line = counter.keep_start(line, room - 1)
+                taken.append(turn)
+                lines.append(line)
+            break
+        room -= cost
+        taken.append(turn)
+        lines.append(line)
     request = ChatRequest(
         model=bot.model,
         messages=[{"role": "system", "content": instructions},
-                  {"role": "user", "content": transcript}],
+                  {"role": "user", "content": "\n".join(lines)}],
         temperature=0.2,
         max_tokens=cap,
         purpose="summary",
     )
     try:
         text = run_on_shared_loop(
-            _collect(backend_for(bot.provider).stream(request)),
+            _collect(bot.provider, request),
             timeout=settings.CHATLAB_REPLY_TIMEOUT,
         ).strip()
     except ProviderError as exc:
@@ -101,5 +126,5 @@ def conversation_summarise(*, conversation_id: uuid.UUID | str) -> bool:
     return bool(
         Conversation.objects.filter(
             pk=conversation.pk, summary_through=conversation.summary_through
-        ).update(summary=text, summary_through=older[-1]["created_at"])
+        ).update(summary=text, summary_through=taken[-1]["created_at"])
     )

@@ -46,8 +46,10 @@ _lock = threading.Lock()
 
 
 def estimate(text: str) -> int:
-    ascii_chars = sum(1 for c in text if c < "\x80") if not text.isascii() else len(text)
-    other_bytes = len(text.encode("utf-8")) - ascii_chars
+    if text.isascii():
+        return -(-len(text) // CHARS_PER_TOKEN)
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    other_bytes = len(text.encode("utf-8", "surrogatepass")) - ascii_chars
     return -(-ascii_chars // CHARS_PER_TOKEN) + -(-other_bytes // BYTES_PER_TOKEN)
 
 
