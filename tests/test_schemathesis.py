@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -24,6 +25,7 @@ from conversations.models import Message
 from tests.factories import BotFactory, ConversationFactory, MessageFactory, UserFactory
 
 EXAMPLES = 20  # per operation
+MODEL_DEPENDENT = {"POST /api/v1/images/jobs/"}
 
 
 # Loaded once at collection: the schema view needs no database. (schemathesis' lazy
@@ -76,4 +78,9 @@ def token(db: Any) -> Iterator[str]:
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
 def test_the_api_keeps_to_its_schema(case: schemathesis.Case, token: str) -> None:
+    if case.operation.label in MODEL_DEPENDENT:
+        # Sizes, qualities and counts depend on the image model the body names: a body the
+        # schema allows may still be refused with 400 and a reason.
+        case.call_and_validate(excluded_checks=[positive_data_acceptance])
+        return
     case.call_and_validate()

@@ -57,3 +57,23 @@ class ImageJobCreateSerializer(StrictBodySerializer):
     quality = StrictCharField(required=False, help_text="One of the model's qualities.")
     count = serializers.IntegerField(required=False, default=1, min_value=1, max_value=10)
     conversation = serializers.UUIDField(required=False, help_text="Show it in this conversation.")
+
+
+class ImageOutSerializer(ImageSerializer):
+    """Serialises a GeneratedImage through the shared payload (lists)."""
+
+    def to_representation(self, instance: object) -> dict:
+        from ..services.payloads import image_payload
+
+        return image_payload(instance)  # type: ignore[arg-type]
+
+
+class ImageJobOutSerializer(ImageJobSerializer):
+    """Serialises an ImageJob (images prefetched) through the shared payload (lists)."""
+
+    def to_representation(self, instance: object) -> dict:
+        from ..services.payloads import job_payload
+
+        done = instance.status == "done"  # type: ignore[attr-defined]
+        images = sorted(instance.images.all(), key=lambda i: i.index) if done else []  # type: ignore[attr-defined]
+        return job_payload(instance, images)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,14 +21,18 @@ from ..services import image_delete, image_job_create, image_payload, job_payloa
 from . import serializers as s
 
 
+class Pages(PageNumberPagination):
+    """Like the rest of the API, but `?page=` must be a page number: anything else is a 404."""
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        page = request.query_params.get(self.page_query_param)
+        if page is not None and not page.isdigit():
+            raise ChatError("not_found", "Invalid page.", status=404)
+        return super().paginate_queryset(queryset, request, view)
+
+
 def _not_found() -> ChatError:
     return ChatError("not_found", "Not found.", status=404)
-
-
-def _page(request: Request, view: APIView, queryset: Any, payload: Any) -> Response:
-    paginator = PageNumberPagination()
-    items = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response([payload(i) for i in items or []])
 
 
 class ImageModelList(APIView):
@@ -41,12 +45,17 @@ class ImageModelList(APIView):
         return Response([model_payload(m) for m in selectors.image_models_for(policy)])
 
 
-class ImageJobList(APIView):
-    @extend_schema(responses={200: s.ImageJobSerializer(many=True), **ERRORS},
+class ImageJobList(generics.ListAPIView):
+    serializer_class = s.ImageJobOutSerializer
+    pagination_class = Pages
+
+    def get_queryset(self) -> Any:
+        return selectors.jobs_for(self.request.user).prefetch_related("images").order_by("-created_at")
+
+    @extend_schema(responses={200: s.ImageJobOutSerializer(many=True), **ERRORS},
                    summary="My image jobs, newest first")
-    def get(self, request: Request) -> Response:
-        jobs = selectors.jobs_for(request.user).prefetch_related("images").order_by("-created_at")
-        return _page(request, self, jobs, job_payload_prefetched)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(request=s.ImageJobCreateSerializer,
                    responses={202: s.ImageJobSerializer, **ERRORS},
@@ -62,11 +71,6 @@ class ImageJobList(APIView):
         return Response(job_payload(job), status=status.HTTP_202_ACCEPTED)
 
 
-def job_payload_prefetched(job: Any) -> dict[str, Any]:
-    images = sorted(job.images.all(), key=lambda i: i.index) if job.status == "done" else []
-    return job_payload(job, images)
-
-
 class ImageJobDetail(APIView):
     @extend_schema(responses={200: s.ImageJobSerializer, **ERRORS},
                    summary="A job's state, progress, reason for failing, and its images")
@@ -77,11 +81,17 @@ class ImageJobDetail(APIView):
         return Response(job_payload(job))
 
 
-class ImageList(APIView):
-    @extend_schema(responses={200: s.ImageSerializer(many=True), **ERRORS},
+class ImageList(generics.ListAPIView):
+    serializer_class = s.ImageOutSerializer
+    pagination_class = Pages
+
+    def get_queryset(self) -> Any:
+        return selectors.images_for(self.request.user)
+
+    @extend_schema(responses={200: s.ImageOutSerializer(many=True), **ERRORS},
                    summary="My images, newest first")
-    def get(self, request: Request) -> Response:
-        return _page(request, self, selectors.images_for(request.user), image_payload)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class ImageDetail(APIView):
