@@ -159,7 +159,7 @@ async def direct_chat(client: openai.AsyncOpenAI, s: Stream) -> None:
 
 
 async def read_reply(ws: ClientConnection, s: Stream, *, expect_sent: bool) -> None:
-    """Reads one reply's frames: deltas {"k","n","d"} in sequence, then `done`."""
+    """Reads one reply's frames: deltas [k, n, text] in sequence, then `done`."""
     key: int | None = None
     seq = 0
     async for raw in ws:
@@ -168,22 +168,23 @@ async def read_reply(ws: ClientConnection, s: Stream, *, expect_sent: bool) -> N
         s.ws_bytes += size
         s.ws_frames += 1
         frame = json.loads(raw)
-        kind = frame.get("type")
-        if kind is None and "d" in frame:
+        if isinstance(frame, list):  # a delta: [stream key, sequence number, text]
             s.ws_delta_bytes += size
             if key is None:
-                key = frame["k"]
-            if frame["k"] != key:
-                s.fail(f"delta for stream {frame['k']}, expected {key}")
+                key = frame[0]
+            if frame[0] != key:
+                s.fail(f"delta for stream {frame[0]}, expected {key}")
             seq += 1
-            if frame["n"] != seq:
-                s.fail(f"sequence gap: got {frame['n']}, expected {seq}")
-            s.add(at, frame["d"])
-        elif kind == "done":
+            if frame[1] != seq:
+                s.fail(f"sequence gap: got {frame[1]}, expected {seq}")
+            s.add(at, frame[2])
+            continue
+        kind = frame.get("type")
+        if kind == "done":
             s.t_end = at
-            status = (frame.get("message") or {}).get("status")
+            status = frame.get("status", "complete")
             if status != "complete":
-                s.fail(f"reply {status}: {(frame.get('message') or {}).get('error')}")
+                s.fail(f"reply {status}: {frame.get('error')}")
             if frame.get("n") != seq:
                 s.fail(f"done at {frame.get('n')} after {seq} deltas")
             return

@@ -2,8 +2,8 @@
 
 Client frames (JSON): {"type": "send", "content", "client_id", "bot"?}, {"type": "stop", "id"},
 {"type": "regenerate", "id"} (also retries a failed reply), {"type": "sync"}.
-Server frames: see static/chat/protocol.md; deltas are kept tiny ({"k", "n", "d"}) because they
-are most of the traffic.
+Server frames: see docs/protocol.md; deltas are kept tiny ([k, n, text]) because they are most
+of the traffic.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from accounts.models import User
 from accounts.signals import user_group
 
 from . import selectors
+from .db_threads import on_db_thread
 from .models import Conversation, Message
 from .services import messages as message_services
+from .services.early import EarlyStart, SendContext, early_start_plan, send_context_load
 from .services.errors import ChatError
 from .services.fanout import conversation_group
 from .services.payloads import conversation_payload, message_payload
@@ -39,6 +41,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # The signed-in person, or the session's guest (None until a guest sends a first message).
     user: User | None = None
     conversation_id: str | None = None
+    # The person's role and bots as of the last look: lets a first message ask the model while
+    # it is being stored (services.early).
+    send_context: SendContext | None = None
 
     async def connect(self) -> None:
         self.streams: dict[str, int] = {}  # message id -> short stream key used in frames
@@ -63,6 +68,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.accept()
         if self.user is not None:
             await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+            if not requested:
+                self.send_context = await database_sync_to_async(send_context_load)(self.user)
         if requested:
             await self._follow(str(requested))
             active = await database_sync_to_async(
@@ -113,7 +120,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self._error("invalid", "Frames must be JSON objects with a type.")
             return
-        if self.user is not None and not await database_sync_to_async(self._still_allowed)():
+        # A send checks the account as part of storing the message, off this path.
+        if (
+            frame["type"] != "send"
+            and self.user is not None
+            and not await database_sync_to_async(self._still_allowed)()
+        ):
             await self._error("deactivated", "Your account is not active.")
             await self.close(code=CLOSE_DEACTIVATED)
             return
@@ -132,6 +144,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except ChatError as exc:
             await self._error(exc.code, exc.message, ref=frame.get("client_id"),
                               retry_after=exc.retry_after)
+            if exc.code == "deactivated":
+                await self.close(code=CLOSE_DEACTIVATED)
 
     def _still_allowed(self) -> bool:
         # Checked on every frame, so deactivating someone takes effect on their next frame.
@@ -139,30 +153,39 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return User.objects.filter(pk=self.user.pk, is_active=True).exists()
 
     async def on_send(self, frame: dict[str, Any]) -> None:
-        bot = frame.get("bot")
         user = await self._actor()
-        sent = await database_sync_to_async(message_services.message_send)(
-            user=user,
-            content=frame.get("content"),
-            conversation_id=self.conversation_id,
-            bot_slug=bot if isinstance(bot, str) else None,
-            client_id=frame.get("client_id"),
-            reply_status=Message.Status.STREAMING,
-        )
+        early = None
+        if self.conversation_id is None:
+            early = early_start_plan(self.send_context, user, frame.get("content"), frame.get("bot"))
+            if early is not None:
+                runner().start(early.reply_id, early.conversation_id, direct=self, early=early)
+        try:
+            sent, self.send_context = await on_db_thread(self._store_send)(user, frame, early)
+        except BaseException:
+            if early is not None:
+                _drop_early(early)
+            raise
+        if early is not None and not early.matches(sent):
+            _drop_early(early)
+            early = None
         if sent.created_conversation:
             await self._follow(str(sent.conversation.pk))
-            await self._send({"type": "conversation", "conversation": await _conv(sent.conversation)})
         reply_id = str(sent.reply.pk)
         key = self._stream_key(reply_id)
-        event = {
-            "type": "sent",
-            "client_id": frame.get("client_id"),
-            "message": message_payload(sent.user_message),
-            "reply": message_payload(sent.reply),
-            "k": key,
-        }
+        # This socket has the message it sent: ids are all it needs (other tabs get more).
+        event: dict[str, Any] = {"type": "sent", "ref": frame.get("client_id"),
+                                 "reply": reply_id, "k": key}
+        if sent.created_conversation:
+            # Its title is the start of the message, which the client has.
+            event["conversation"] = str(sent.conversation.pk)
+        if not sent.is_new:
+            # A resent frame (say, after a reconnect): the client may have missed all of it.
+            event.update(message=message_payload(sent.user_message),
+                         reply=message_payload(sent.reply))
         await self._send(event)
-        if sent.is_new:
+        if early is not None:
+            early.admit(sent.reply)
+        elif sent.is_new:
             # A new conversation's history is the message just sent: no need to read it back.
             history = (
                 [{"role": "user", "content": sent.user_message.content}]
@@ -170,9 +193,31 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
             runner().start(reply_id, sent.conversation.pk, direct=self, reply=sent.reply,
                            policy=sent.policy, history=history)
-            await self._broadcast_sent(sent.user_message, sent.reply)
         elif sent.reply.is_active:
             await request_snapshots([reply_id], self.channel_name)
+        if sent.is_new and not sent.created_conversation:
+            # Nobody else can be following a conversation that did not exist a moment ago.
+            await self._broadcast_sent(sent.user_message, sent.reply)
+
+    def _store_send(
+        self, user: User, frame: dict[str, Any], early: EarlyStart | None
+    ) -> tuple[message_services.SentMessage, SendContext | None]:
+        if not User.objects.filter(pk=user.pk, is_active=True).exists():
+            raise ChatError("deactivated", "Your account is not active.")
+        bot = frame.get("bot")
+        sent = message_services.message_send(
+            user=user,
+            content=frame.get("content"),
+            conversation_id=self.conversation_id,
+            bot_slug=bot if isinstance(bot, str) else None,
+            client_id=frame.get("client_id"),
+            reply_status=Message.Status.STREAMING,
+            ids=(early.conversation_id, early.reply_id) if early is not None else None,
+        )
+        context = self.send_context
+        if context is None or context.stale:
+            context = send_context_load(user)
+        return sent, context
 
     async def on_regenerate(self, frame: dict[str, Any]) -> None:
         reply = await database_sync_to_async(message_services.reply_regenerate)(
@@ -244,7 +289,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def deliver(self, event: dict[str, Any]) -> None:
         """Called by a runner on this process for the replies this socket asked for."""
-        await self._send_event(event)
+        await self._send_event(event, asked=True)
 
     async def reply_event(self, message: dict[str, Any]) -> None:
         if message.get("origin") == self.channel_name:
@@ -261,17 +306,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
                           "follow": True})
         await request_snapshots([reply["id"]], self.channel_name)
 
-    async def _send_event(self, event: dict[str, Any]) -> None:
+    async def _send_event(self, event: dict[str, Any], asked: bool = False) -> None:
         kind = event["kind"]
         key = self._stream_key(event["id"])
         if kind == "delta":
-            await self._send({"k": key, "n": event["seq"], "d": event["text"]})
+            await self._send([key, event["seq"], event["text"]])
         elif kind == "snapshot":
             await self._send({"type": "snapshot", "id": event["id"], "k": key, "n": event["seq"],
                               "content": event["content"], "status": event["status"]})
         elif kind == "done":
-            await self._send({"type": "done", "id": event["id"], "k": key, "n": event["seq"],
-                              "message": event["message"]})
+            # A completed reply needs no more words; the full message is one GET away.
+            frame: dict[str, Any] = {"type": "done", "k": key, "n": event["seq"]}
+            if not asked:  # a follower may have seen nothing of this reply but its deltas
+                frame["id"] = event["id"]
+            status = event["message"]["status"]
+            if status != Message.Status.COMPLETE:
+                frame.update(status=status, error=event["message"]["error"])
+            await self._send(frame)
 
     async def _broadcast_sent(self, user_message: Message | None, reply: Message,
                               replaces: str | None = None) -> None:
@@ -292,7 +343,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             key = self.streams[message_id] = len(self.streams) + 1
         return key
 
-    async def _send(self, payload: dict[str, Any]) -> None:
+    async def _send(self, payload: dict[str, Any] | list[Any]) -> None:
         await self.send(text_data=json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
 
     async def _error(self, code: str, message: str, ref: Any = None,
@@ -301,6 +352,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if retry_after is not None:
             frame["retry_after"] = retry_after
         await self._send(frame)
+
+
+def _drop_early(early: EarlyStart) -> None:
+    """Closes a request the store did not admit; nothing of it was shown or saved."""
+    early.refuse()
+    try:
+        runner().stop_local(str(early.reply_id))
+    except RuntimeError:
+        pass
 
 
 async def _conv(conversation: Conversation) -> dict[str, Any]:

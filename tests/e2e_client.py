@@ -69,6 +69,7 @@ class ChatSocket:
         self.ws = ws
         self.name = name
         self.frames: list[Frame] = []
+        self.decoder = FrameDecoder()
         self._unread: deque[Frame] = deque()
 
     @classmethod
@@ -95,7 +96,7 @@ class ChatSocket:
             raise AssertionError(
                 f"socket {self.name}: no frame within {timeout}s; got so far: {self.frames[-8:]}"
             ) from None
-        frame = json.loads(raw)
+        frame = self.decoder(raw)
         self.frames.append(frame)
         return frame
 
@@ -127,6 +128,42 @@ class ChatSocket:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+class FrameDecoder:
+    """Server frames as uniform dicts, the way the page's script reads them: a delta
+    [k, n, text] becomes {"k", "n", "d"}; a reply is always {"id", ...}; a done frame gets the
+    reply id its stream key stands for, and its status ("complete" when it says none)."""
+
+    def __init__(self) -> None:
+        self.replies: dict[int, str] = {}  # stream key -> reply id
+
+    def __call__(self, raw: str) -> Frame:
+        frame = json.loads(raw)
+        if isinstance(frame, list):
+            key, seq, text = frame
+            return {"k": key, "n": seq, "d": text}
+        kind = frame.get("type")
+        if kind in ("sent", "regenerated"):
+            if isinstance(frame.get("reply"), str):
+                frame["reply"] = {"id": frame["reply"]}
+            self.replies[frame["k"]] = frame["reply"]["id"]
+        elif kind in ("snapshot", "message"):
+            self.replies.setdefault(frame.get("k"), frame.get("id") or frame["message"]["id"])
+        elif kind == "done":
+            frame.setdefault("id", self.replies.get(frame["k"]))
+            frame.setdefault("status", "complete")
+            frame.setdefault("error", "")
+        return frame
+
+
+def conversation_id_of(frames: list[Frame]) -> str:
+    """The id of the conversation a first message created (sent with the "sent" frame)."""
+    for frame in frames:
+        found = frame.get("conversation") if frame.get("type") in ("sent", "conversation") else None
+        if found:
+            return found if isinstance(found, str) else found["id"]
+    raise AssertionError(f"no conversation in {frames[:4]}")
 
 
 def is_done(frame: Frame, reply_id: str | None = None) -> bool:

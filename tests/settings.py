@@ -19,6 +19,9 @@ from chatlab_site.settings import *  # noqa: E402,F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CHATLAB_DEMO_TOKENS_PER_SECOND = 0
+# In-process tests keep the socket's writes on the shared thread: a pool thread's connection
+# would outlive the test that opened it. The daphne the multi-process tests start uses the pool.
+CHATLAB_CHAT_DB_THREADS = 0
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

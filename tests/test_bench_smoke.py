@@ -65,7 +65,8 @@ def test_stream_bench_reports_every_figure() -> None:
             assert figures[key] > 0, (prefix + key, figures[key])
         # Every reply is stored: at least the user's message and the reply itself.
         assert figures["db_writes"].get("conversations_message", 0) >= 2 * CHATS
-        assert figures["redis_commands"].get("publish", 0) >= CHATS  # frames via the group
+        if prefix == "celery_":  # a worker's frames reach the sockets through the group
+            assert figures["redis_commands"].get("publish", 0) >= CHATS
         cpu = figures["cpu_s_per_round"]
         assert all(name in cpu and cpu[name] >= 0 for name in STACK_PROCESSES), cpu
     assert "worker" in result["celery_cpu_s_per_round"]

@@ -14,6 +14,7 @@ from django.test import Client
 
 from chatlab_site.asgi import application
 from conversations.models import Conversation, Message
+from tests.e2e_client import FrameDecoder
 from tests.factories import ConversationFactory, UserFactory
 from tests.fakes.openai_server import Behaviour, default_reply
 
@@ -37,8 +38,9 @@ async def connect(user=None, path="/ws/chat/", origin=ORIGIN) -> WebsocketCommun
 
 async def frames_until(comm, predicate, timeout=5.0) -> list[dict]:
     seen = []
+    decode = comm.decode = getattr(comm, "decode", None) or FrameDecoder()
     while True:
-        frame = json.loads(await comm.receive_from(timeout=timeout))
+        frame = decode(await comm.receive_from(timeout=timeout))
         seen.append(frame)
         if predicate(frame):
             return seen
@@ -54,16 +56,25 @@ async def test_it_streams_a_reply_and_saves_it(user, openai_bot, fake_openai):
     assert connected
     await comm.send_json_to({"type": "send", "content": "Hello there", "bot": "gpt",
                              "client_id": str(uuid.uuid4())})
-    frames = await frames_until(comm, lambda f: f.get("type") == "done")
+    raw = []
+    decode = FrameDecoder()
+    while not raw or not raw[-1].startswith('{"type":"done"'):
+        raw.append(await comm.receive_from(timeout=5))
+    frames = [decode(r) for r in raw]
     kinds = [f.get("type", "delta") for f in frames]
-    assert kinds[0] == "conversation" and kinds[1] == "sent" and kinds[-1] == "done"
-    key = frames[1]["k"]
+    assert kinds[0] == "sent" and kinds[-1] == "done" and set(kinds[1:-1]) == {"delta"}
+    # The asking socket's frames are terse: ids in "sent", [k, n, text] deltas, a bare "done".
+    sent = json.loads(raw[0])
+    assert set(sent) == {"type", "ref", "reply", "k", "conversation"}
+    assert all(isinstance(json.loads(r), list) and len(json.loads(r)) == 3 for r in raw[1:-1])
+    assert json.loads(raw[-1]) == {"type": "done", "k": sent["k"], "n": len(raw) - 2}
+    key = frames[0]["k"]
     streamed = text_of(frames, key)
     assert streamed.startswith("Echo: Hello there")
     deltas = [f for f in frames if "d" in f]
     assert [f["n"] for f in deltas] == list(range(1, len(deltas) + 1))
     done = frames[-1]
-    assert done["message"]["status"] == "complete" and done["n"] == len(deltas)
+    assert done["status"] == "complete" and done["n"] == len(deltas)
     reply = await Message.objects.aget(pk=done["id"])
     assert reply.content == streamed
     assert reply.completion_tokens == 12 and reply.ttft_ms is not None
@@ -122,7 +133,7 @@ async def test_bad_frames_get_errors_and_the_socket_stays_usable(user, demo_bot,
     assert await Message.objects.acount() == 0
     await comm.send_json_to({"type": "send", "content": "still works"})
     frames = await frames_until(comm, lambda f: f.get("type") == "done")
-    assert frames[-1]["message"]["status"] == "complete"
+    assert frames[-1]["status"] == "complete"
     await comm.disconnect()
 
 
@@ -132,13 +143,14 @@ async def test_a_resent_message_is_stored_once(user, demo_bot):
     client_id = str(uuid.uuid4())
     await comm.send_json_to({"type": "send", "content": "once", "client_id": client_id})
     first = await frames_until(comm, lambda f: f.get("type") == "done")
-    conversation_id = first[0]["conversation"]["id"]
+    conversation_id = first[0]["conversation"]
     await comm.disconnect()
     again = await connect(user, path=f"/ws/chat/{conversation_id}/")
     assert (await again.connect())[0]
     await again.send_json_to({"type": "send", "content": "once", "client_id": client_id})
     sent = await again.receive_json_from()
-    assert sent["type"] == "sent" and sent["message"]["id"] == first[1]["message"]["id"]
+    assert sent["type"] == "sent" and sent["reply"]["id"] == first[0]["reply"]["id"]
+    assert sent["message"]["content"] == "once" and sent["reply"]["status"] == "complete"
     assert await Message.objects.filter(role="user").acount() == 1
     assert await Message.objects.filter(role="assistant").acount() == 1
     await again.disconnect()
@@ -170,7 +182,7 @@ async def test_a_reconnecting_tab_gets_a_snapshot_then_the_rest(user, openai_bot
     assert (await comm.connect())[0]
     await comm.send_json_to({"type": "send", "content": "long one"})
     start = await frames_until(comm, lambda f: "d" in f and f["n"] >= 3)
-    conversation_id = start[0]["conversation"]["id"]
+    conversation_id = start[0]["conversation"]
     await comm.disconnect()  # the tab closes mid-reply; the reply goes on
     await asyncio.sleep(0.2)
     back = await connect(user, path=f"/ws/chat/{conversation_id}/")
@@ -191,7 +203,7 @@ async def test_closing_the_tab_does_not_stop_the_reply(user, openai_bot, fake_op
     assert (await comm.connect())[0]
     await comm.send_json_to({"type": "send", "content": "keep going"})
     frames = await frames_until(comm, lambda f: "d" in f)
-    reply_id = frames[1]["reply"]["id"]
+    reply_id = frames[0]["reply"]["id"]
     await comm.disconnect()
     for _ in range(50):
         reply = await Message.objects.aget(pk=reply_id)
@@ -207,10 +219,10 @@ async def test_stop_keeps_what_was_written(user, openai_bot, fake_openai):
     assert (await comm.connect())[0]
     await comm.send_json_to({"type": "send", "content": "stop me"})
     frames = await frames_until(comm, lambda f: "d" in f and f["n"] >= 2)
-    reply_id = frames[1]["reply"]["id"]
+    reply_id = frames[0]["reply"]["id"]
     await comm.send_json_to({"type": "stop", "id": reply_id})
     rest = await frames_until(comm, lambda f: f.get("type") == "done")
-    assert rest[-1]["message"]["status"] == "cancelled"
+    assert rest[-1]["status"] == "cancelled"
     reply = await Message.objects.aget(pk=reply_id)
     full = default_reply([{"role": "user", "content": "stop me"}], 200)
     assert reply.status == "cancelled" and reply.content.startswith("Echo: stop")
@@ -245,7 +257,7 @@ async def test_upstream_errors_fail_readably_after_bounded_attempts(
     assert (await comm.connect())[0]
     await comm.send_json_to({"type": "send", "content": "will fail"})
     frames = await frames_until(comm, lambda f: f.get("type") == "done", timeout=15)
-    done = frames[-1]["message"]
+    done = frames[-1]
     assert done["status"] == "failed" and reason in done["error"]
     # max_retries=1 on the provider: one attempt plus one retry, never more.
     assert len(fake_openai.requests) == 2
@@ -254,7 +266,7 @@ async def test_upstream_errors_fail_readably_after_bounded_attempts(
     # Retry starts a new reply that succeeds once the upstream recovers.
     await comm.send_json_to({"type": "regenerate", "id": frames[-1]["id"]})
     again = await frames_until(comm, lambda f: f.get("type") == "done")
-    assert again[-1]["message"]["status"] == "complete"
+    assert again[-1]["status"] == "complete"
     await comm.disconnect()
 
 
@@ -267,8 +279,8 @@ async def test_a_hanging_upstream_times_out(user, openai_bot, fake_openai):
     assert (await comm.connect())[0]
     await comm.send_json_to({"type": "send", "content": "hello?"})
     frames = await frames_until(comm, lambda f: f.get("type") == "done", timeout=20)
-    assert frames[-1]["message"]["status"] == "failed"
-    assert "did not answer in time" in frames[-1]["message"]["error"]
+    assert frames[-1]["status"] == "failed"
+    assert "did not answer in time" in frames[-1]["error"]
     assert len(fake_openai.requests) == 2
     await comm.disconnect()
 

@@ -31,6 +31,7 @@ from tests.e2e_client import (
     Frame,
     assembled,
     deltas,
+    conversation_id_of,
     is_done,
     resumed,
     sign_up,
@@ -196,8 +197,7 @@ async def new_conversation(c: Cluster, sock: ChatSocket) -> str:
     sent = await send(sock, "hello")
     await sock.until(lambda f: is_done(f, sent["reply"]["id"]))
     c.fake.configure(tokens=40)
-    conversation = next(f for f in sock.frames if f.get("type") == "conversation")
-    return conversation["conversation"]["id"]
+    return conversation_id_of(sock.frames)
 
 
 async def close(*socks: ChatSocket) -> None:
@@ -237,7 +237,7 @@ async def test_a_message_sent_on_one_process_streams_on_the_other(c: Cluster) ->
     assert theirs.index(b_sent) < theirs.index(snapshot)
     text_a, text_b = assembled(a.frames, sent["k"]), resumed(theirs, key_b)
     assert theirs[-1]["n"] == len(deltas(a.frames, sent["k"]))
-    assert theirs[-1]["message"]["status"] == "complete"
+    assert theirs[-1]["status"] == "complete"
     row = c.db.message(reply_id)
     assert row["status"] == "complete"
     assert text_b == text_a == row["content"] == expected(content, 40)
@@ -258,7 +258,7 @@ async def test_a_reply_written_by_celery_reaches_every_process(c: Cluster) -> No
     done_a = (await a.until(lambda f: is_done(f, reply_id)))[-1]
     done_b = (await b.until(lambda f: is_done(f, reply_id)))[-1]
 
-    assert done_a["message"]["status"] == done_b["message"]["status"] == "complete"
+    assert done_a["status"] == done_b["status"] == "complete"
     text_a, text_b = assembled(a.frames, done_a["k"]), assembled(b.frames, done_b["k"])
     assert done_a["n"] == len(deltas(a.frames, done_a["k"])) > 1
     assert done_b["n"] == len(deltas(b.frames, done_b["k"]))
@@ -280,16 +280,16 @@ async def test_reconnecting_to_the_other_process_gets_a_snapshot_then_the_rest(
     content = "reconnect elsewhere"
     sent = await send(a, content)
     reply_id = sent["reply"]["id"]
-    conversation = next(f for f in a.frames if f.get("type") == "conversation")
+    conversation_id = conversation_id_of(a.frames)
     await a.until(lambda f: "d" in f and f["n"] >= 3)
     await close(a)  # the tab goes away mid-reply; it comes back on the other process
 
-    b = await open_socket(c, c.b, conversation["conversation"]["id"], name="B")
+    b = await open_socket(c, c.b, conversation_id, name="B")
     frames = await b.until(lambda f: is_done(f, reply_id))
     snapshot = next(f for f in frames if f.get("type") == "snapshot")
     assert snapshot["id"] == reply_id and snapshot["status"] == "streaming"
     assert snapshot["n"] >= 3 and snapshot["content"]
-    assert frames[-1]["message"]["status"] == "complete"
+    assert frames[-1]["status"] == "complete"
     row = c.db.message(reply_id)
     assert row["status"] == "complete"
     assert resumed(frames, snapshot["k"]) == row["content"] == expected(content, 80)
@@ -302,9 +302,10 @@ async def test_killing_the_web_process_mid_reply_leaves_no_reply_streaming(c: Cl
     a = await open_socket(c, c.a, name="A")
     content = "the web process dies"
     sent = await send(a, content)
-    reply_id, user_message_id = sent["reply"]["id"], sent["message"]["id"]
-    conversation = next(f for f in a.frames if f.get("type") == "conversation")
-    b = await open_socket(c, c.b, conversation["conversation"]["id"], name="B")
+    reply_id = sent["reply"]["id"]
+    user_message_id = str(c.db.message(reply_id)["reply_to_id"])
+    conversation_id = conversation_id_of(a.frames)
+    b = await open_socket(c, c.b, conversation_id, name="B")
     await b.barrier()
     await a.until(lambda f: "d" in f and f["n"] >= 2)
 
@@ -320,7 +321,7 @@ async def test_killing_the_web_process_mid_reply_leaves_no_reply_streaming(c: Cl
     assert row["status"] == "failed" and row["error"] == INTERRUPTED
     # The tab on the other process is told at once.
     done = (await b.until(lambda f: is_done(f, reply_id)))[-1]
-    assert done["message"]["status"] == "failed" and done["message"]["error"] == INTERRUPTED
+    assert done["status"] == "failed" and done["error"] == INTERRUPTED
     mine = c.db.message(user_message_id)
     assert mine["content"] == content and mine["status"] == "complete"
 
@@ -330,7 +331,7 @@ async def test_killing_the_web_process_mid_reply_leaves_no_reply_streaming(c: Cl
     again = (await b.until(lambda f: f.get("type") == "regenerated"))[-1]
     new_id = again["reply"]["id"]
     finished = (await b.until(lambda f: is_done(f, new_id)))[-1]
-    assert finished["message"]["status"] == "complete"
+    assert finished["status"] == "complete"
     assert assembled(b.frames, again["k"]) == c.db.message(new_id)["content"] \
         == expected(content, 40)
     replies = c.db.replies_to(user_message_id)
@@ -358,7 +359,7 @@ async def test_killing_the_worker_mid_reply_neither_strands_nor_doubles_it(c: Cl
     done = (await b.until(lambda f: is_done(f, reply_id), timeout=15))[-1]
 
     row = c.db.message(reply_id)
-    assert row["status"] == done["message"]["status"]
+    assert row["status"] == done["status"]
     assert row["status"] == "complete" or (
         row["status"] == "failed" and row["error"] == INTERRUPTED), row
     replies = c.db.replies_to(ids["user_message"])
@@ -377,14 +378,14 @@ async def test_stop_from_the_other_process_cancels_and_keeps_the_partial_text(
     content = "stop me from elsewhere"
     sent = await send(a, content)
     reply_id = sent["reply"]["id"]
-    conversation = next(f for f in a.frames if f.get("type") == "conversation")
-    b = await open_socket(c, c.b, conversation["conversation"]["id"], name="B")
+    conversation_id = conversation_id_of(a.frames)
+    b = await open_socket(c, c.b, conversation_id, name="B")
     await b.until(lambda f: "d" in f and f["n"] >= 2)
 
     await b.send({"type": "stop", "id": reply_id})
     done_b = (await b.until(lambda f: is_done(f, reply_id)))[-1]
     done_a = (await a.until(lambda f: is_done(f, reply_id)))[-1]
-    assert done_a["message"]["status"] == done_b["message"]["status"] == "cancelled"
+    assert done_a["status"] == done_b["status"] == "cancelled"
 
     row = c.db.message(reply_id)
     full = expected(content, LONG)

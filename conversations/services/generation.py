@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -26,6 +27,9 @@ from .coalesce import Coalescer
 from .context import build_request
 from .fanout import ReplyFanout
 from .payloads import message_payload
+
+if TYPE_CHECKING:
+    from .early import EarlyStart
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,8 @@ class LiveReply:
     # the start of a reply does not read it back.
     reply: Message | None = field(default=None, repr=False)
     policy: RolePolicy | None = field(default=None, repr=False)
+    # A request sent before the reply was stored: the reply is known once the store admits it.
+    early: EarlyStart | None = field(default=None, repr=False)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def snapshot(self) -> dict[str, Any]:
@@ -87,25 +93,39 @@ async def generate_reply(live: LiveReply) -> None:
         ),
     )
     checkpoints = _Checkpoints(live.message_id, coalescer)
-    reply = live.reply or await sync_to_async(_load)(live.message_id)
-    live.reply = None  # the object goes stale as the reply is written; keep only the id
-    if reply is None or not reply.is_active:
-        coalescer.abort()
-        return
+    early = live.early
+    reply: Message | None = None
+    if early is None:
+        reply = live.reply or await sync_to_async(_load)(live.message_id)
+        live.reply = None  # the object goes stale as the reply is written; keep only the id
+        if reply is None or not reply.is_active:
+            coalescer.abort()
+            return
     try:
-        request = await sync_to_async(build_request)(
-            reply, history=live.history, policy=live.policy
-        )
-        backend = backend_for(reply.conversation.bot.provider)
+        if early is not None:
+            request, provider = early.request, early.bot.provider
+        else:
+            assert reply is not None
+            request = await sync_to_async(build_request)(
+                reply, history=live.history, policy=live.policy
+            )
+            provider = reply.conversation.bot.provider
         async with asyncio.timeout(settings.CHATLAB_REPLY_TIMEOUT):
-            async for item in backend.stream(request):
-                if isinstance(item, Usage):
-                    outcome.usage = item
-                    continue
-                if outcome.ttft_ms is None:
-                    outcome.ttft_ms = int((time.monotonic() - started) * 1000)
-                coalescer.push(item)
-                checkpoints.maybe_save()
+            async with aclosing(backend_for(provider).stream(request)) as stream:
+                async for item in stream:
+                    if reply is None:
+                        # Nothing is shown or saved before the message is stored.
+                        assert early is not None
+                        if (reply := await early.verdict()) is None:
+                            coalescer.abort()
+                            return
+                    if isinstance(item, Usage):
+                        outcome.usage = item
+                        continue
+                    if outcome.ttft_ms is None:
+                        outcome.ttft_ms = int((time.monotonic() - started) * 1000)
+                    coalescer.push(item)
+                    checkpoints.maybe_save()
     except ProviderError as exc:
         log.info("reply %s failed: %s (%s)", live.message_id, exc.code, exc.detail)
         outcome.status, outcome.error = Message.Status.FAILED, exc.message
@@ -115,8 +135,9 @@ async def generate_reply(live: LiveReply) -> None:
     except asyncio.CancelledError:
         if not live.stop_requested:
             # The process is shutting down: record why, then let the cancellation go on.
-            await asyncio.shield(_finish(live, reply, coalescer, started, _Outcome(
-                status=Message.Status.FAILED, error=INTERRUPTED)))
+            if reply is not None:
+                await asyncio.shield(_finish(live, reply, coalescer, started, _Outcome(
+                    status=Message.Status.FAILED, error=INTERRUPTED)))
             raise
         task = asyncio.current_task()
         if task is not None:
@@ -126,6 +147,12 @@ async def generate_reply(live: LiveReply) -> None:
         log.exception("reply %s failed unexpectedly", live.message_id)
         outcome.status = Message.Status.FAILED
         outcome.error = "Something went wrong while writing the reply. Please try again."
+    if reply is None:
+        # The model failed (or said nothing) before the store decided.
+        assert early is not None
+        if (reply := await early.verdict()) is None:
+            coalescer.abort()
+            return
     await checkpoints.drain()
     await _finish(live, reply, coalescer, started, outcome)
 

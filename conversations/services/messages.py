@@ -33,7 +33,7 @@ class SentMessage:
     policy: RolePolicy | None = None
 
 
-def _clean_content(content: object) -> str:
+def clean_content(content: object) -> str:
     if not isinstance(content, str):
         raise ChatError("invalid", "A message must be text.")
     text = content.strip()
@@ -111,10 +111,14 @@ def _conversation_for_send(
     bot_slug: str | None,
     text: str,
     policy: RolePolicy | None,
+    new_id: uuid.UUID | None = None,
 ) -> tuple[Conversation, bool]:
     if not conversation_id:
         bot = _pick_bot(user, bot_slug, policy)
-        return Conversation.objects.create(owner=user, bot=bot, title=_title_from(text)), True
+        conversation = Conversation.objects.create(
+            id=new_id or uuid.uuid4(), owner=user, bot=bot, title=_title_from(text)
+        )
+        return conversation, True
     conversation = (
         selectors.conversations_for(user)
         .select_related("bot__provider")
@@ -138,16 +142,19 @@ def message_send(
     bot_slug: str | None = None,
     client_id: object = None,
     reply_status: str = Message.Status.PENDING,
+    ids: tuple[uuid.UUID, uuid.UUID] | None = None,
 ) -> SentMessage:
     """Stores the person's message and an empty reply for the generation service to fill.
 
     ``reply_status`` is STREAMING when the caller starts the reply in its own process at once
-    (saving a write), PENDING when it hands the reply to a queue.
+    (saving a write), PENDING when it hands the reply to a queue. ``ids`` (a new
+    conversation's id, the reply's id) are given by a caller that already asked the model
+    under those ids (services.early).
     """
-    text = _clean_content(content)
+    text = clean_content(content)
     cid = _parse_client_id(client_id)
     try:
-        return _store(user, text, cid, conversation_id, bot_slug, reply_status)
+        return _store(user, text, cid, conversation_id, bot_slug, reply_status, ids)
     except (ChatError, IntegrityError) as exc:
         # A retried send (same client_id) answers with what the first one stored, even when
         # its reply is still running or the quota is now used up. Only then is it looked up,
@@ -166,18 +173,20 @@ def _store(
     conversation_id: uuid.UUID | str | None,
     bot_slug: str | None,
     reply_status: str,
+    ids: tuple[uuid.UUID, uuid.UUID] | None = None,
 ) -> SentMessage:
     # The role is read once per send: every check below uses the same policy.
     policy = policy_for(user)
     _check_quota(user, new_message=True, policy=policy)
     with transaction.atomic():
         conversation, created = _conversation_for_send(
-            user, conversation_id, bot_slug, text, policy
+            user, conversation_id, bot_slug, text, policy, ids[0] if ids else None
         )
         user_message = Message.objects.create(
             conversation=conversation, role=Message.Role.USER, content=text, client_id=cid
         )
         reply = Message.objects.create(
+            id=ids[1] if ids else uuid.uuid4(),
             conversation=conversation,
             role=Message.Role.ASSISTANT,
             status=reply_status,

@@ -20,6 +20,7 @@ from django.conf import settings
 from accounts.models import RolePolicy
 from conversations.models import Message
 
+from .early import EarlyStart
 from .fanout import GROUP_EVENT, DirectSink, ReplyFanout
 from .generation import LiveReply, generate_reply
 
@@ -55,10 +56,12 @@ class ReplyRunner:
         history: list[dict[str, str]] | None = None,
         reply: Message | None = None,
         policy: RolePolicy | None = None,
+        early: EarlyStart | None = None,
     ) -> LiveReply:
         key = str(message_id)
-        if key in self.replies:
-            return self.replies[key]
+        existing = self.replies.get(key)
+        if existing is not None and not (existing.early and existing.early.refused):
+            return existing
         self.ensure_control()
         live = LiveReply(
             message_id=key,
@@ -67,6 +70,7 @@ class ReplyRunner:
             history=history,
             reply=reply,
             policy=policy,
+            early=early,
         )
         self.replies[key] = live
         # A fresh context: the reply outlives the request that started it, and must not inherit
@@ -80,7 +84,8 @@ class ReplyRunner:
         try:
             await generate_reply(live)
         finally:
-            self.replies.pop(live.message_id, None)
+            if self.replies.get(live.message_id) is live:
+                del self.replies[live.message_id]
 
     def detach(self, channel_name: str) -> None:
         """A socket closed: its replies go on, broadcasting to the group only."""

@@ -1,5 +1,5 @@
 // The chat page: renders the thread, sends over the socket, and applies streamed frames.
-// Frames carry a per-socket stream key "k" and a sequence number "n"; deltas are {k, n, d}.
+// Frames carry a per-socket stream key "k" and a sequence number "n"; deltas are [k, n, text].
 (function () {
   "use strict";
   const state = JSON.parse(document.getElementById("chat-state").textContent);
@@ -113,6 +113,12 @@
     scheduleRender(view);
   }
 
+  // The server titles a new conversation with the start of its first message, the same way.
+  function titleFrom(text) {
+    const line = text.split(/\s+/).filter(Boolean).join(" ");
+    return line.length <= 60 ? line : line.slice(0, 59).trimEnd() + "…";
+  }
+
   // The current conversation goes to the top of the sidebar, as the server orders it.
   function bumpConversation(id, title) {
     const nav = $("conversation-list");
@@ -133,6 +139,7 @@
 
   const handlers = {
     conversation(f) {
+      if (state.conversation === f.conversation.id) return;
       const title = f.conversation.title || T.newChat;
       state.conversation = f.conversation.id;
       history.replaceState(null, "", `/c/${f.conversation.id}/`);
@@ -149,24 +156,31 @@
       }
     },
     sent(f) {
-      if (f.client_id) outbox.delete(f.client_id);
-      if (f.replaces && byId.has(f.replaces)) forget(byId.get(f.replaces));
-      if (f.message && !byId.has(f.message.id)) {
-        const mine = f.client_id && unsent.get(f.client_id);
-        if (mine) {
-          // Keep the element the person already sees; it now has its id.
-          unsent.delete(f.client_id);
-          mine.id = f.message.id;
-          delete mine.el.dataset.clientId;
-          byId.set(mine.id, mine);
-        } else {
-          makeView(f.message);
-        }
+      // The socket that sent gets a short frame (ref = its client_id, reply = the reply's id);
+      // other tabs get the stored messages in full (message, reply objects).
+      const ref = f.ref || f.client_id;
+      if (ref) outbox.delete(ref);
+      const mine = ref && unsent.get(ref);
+      if (typeof f.conversation === "string") {
+        handlers.conversation({ conversation: { id: f.conversation, title: titleFrom(mine ? mine.content : "") } });
       }
-      if (f.message && state.conversation) bumpConversation(state.conversation, $("chat-title").textContent);
-      let reply = byId.get(f.reply.id);
+      if (f.replaces && byId.has(f.replaces)) forget(byId.get(f.replaces));
+      if (mine) {
+        // Keep the element the person already sees; it is stored now.
+        unsent.delete(ref);
+        delete mine.el.dataset.clientId;
+        if (f.message) { mine.id = f.message.id; byId.set(mine.id, mine); }
+      } else if (f.message && !byId.has(f.message.id)) {
+        makeView(f.message);
+      }
+      if ((mine || f.message) && state.conversation) {
+        bumpConversation(state.conversation, $("chat-title").textContent);
+      }
+      const replyId = typeof f.reply === "string" ? f.reply : f.reply.id;
+      let reply = byId.get(replyId);
       if (!reply) {
-        reply = makeView(f.reply);
+        reply = makeView(typeof f.reply === "string"
+          ? { id: replyId, role: "assistant", status: "streaming", content: "" } : f.reply);
         // Another tab's reply: wait for the snapshot this socket asked for, then apply deltas.
         reply.seq = f.follow ? null : 0;
       }
@@ -183,10 +197,11 @@
       render(view); stickToBottom();
     },
     done(f) {
-      const view = byId.get(f.id);
+      const view = byKey.get(f.k) || byId.get(f.id);
       if (!view) return;
       bind(f.k, view);
-      Object.assign(view, { status: f.message.status, error: f.message.error });
+      // A reply that completed says nothing more; any other ending says how and why.
+      Object.assign(view, { status: f.status || "complete", error: f.error || "" });
       if (view.seq !== f.n) { send({ type: "sync" }); }
       render(view);
       setActive(null);
@@ -226,7 +241,9 @@
   function onFrame(event) {
     let f;
     try { f = JSON.parse(event.data); } catch (e) { return; }
-    if (f.d !== undefined) {
+    if (Array.isArray(f)) {
+      // A delta: [stream key, sequence number, text].
+      f = { k: f[0], n: f[1], d: f[2] };
       const view = byKey.get(f.k);
       if (view) applyDelta(view, f);
       else { if (!early.has(f.k)) early.set(f.k, []); early.get(f.k).push(f); }

@@ -1,0 +1,30 @@
+"""The chat socket's own database threads.
+
+Django runs a consumer's database calls on one thread per process, in order. A send is a few
+round trips; with many sockets sending at once, each waits for every send queued before it.
+Sends run on a small pool instead, each thread with its own connection, so their round trips
+overlap. SQLite allows one writer at a time, so there the shared thread stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import connection
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def on_db_thread(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``database_sync_to_async`` on the chat pool (or on the shared thread, see above)."""
+    global _pool
+    threads = settings.CHATLAB_CHAT_DB_THREADS
+    if threads <= 0 or connection.vendor == "sqlite":
+        return database_sync_to_async(func)
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chat-db")
+    return database_sync_to_async(func, thread_sensitive=False, executor=_pool)

@@ -1,0 +1,111 @@
+"""A first message asks the model while it is being stored (conversations.services.early), and
+nothing of that early request reaches anyone unless the store admits it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from accounts.models import RolePolicy
+from conversations.models import Conversation, Message
+from conversations.services import messages as message_services
+from tests.fakes.openai_server import default_reply
+from tests.test_consumer import connect, frames_until, text_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _slow_store(monkeypatch, seconds: float) -> dict[str, float]:
+    """Makes storing a message take `seconds` longer; records when the store finished."""
+    stored: dict[str, float] = {}
+    real = message_services.message_send
+
+    def slow(**kwargs):
+        time.sleep(seconds)
+        sent = real(**kwargs)
+        stored["at"] = time.monotonic()
+        return sent
+
+    monkeypatch.setattr(message_services, "message_send", slow)
+    return stored
+
+
+async def test_the_model_is_asked_before_the_message_is_stored(
+    user, openai_bot, fake_openai, monkeypatch
+):
+    stored = _slow_store(monkeypatch, 1.0)
+    comm = await connect(user)
+    assert (await comm.connect())[0]
+    await comm.send_json_to({"type": "send", "content": "quick", "bot": "gpt",
+                             "client_id": str(uuid.uuid4())})
+    frames = await frames_until(comm, lambda f: f.get("type") == "done")
+    assert len(fake_openai.requests) == 1
+    assert fake_openai.requests[0]["time"] < stored["at"] - 0.5
+    # The reply still arrives in order: the ids first, then the text, then the end.
+    assert frames[0]["type"] == "sent" and frames[-1]["status"] == "complete"
+    reply = await Message.objects.aget(pk=frames[0]["reply"]["id"])
+    assert reply.content == text_of(frames, frames[0]["k"]) == default_reply(
+        [{"role": "user", "content": "quick"}], fake_openai.tokens)
+    await comm.disconnect()
+
+
+async def test_a_refused_store_shows_and_saves_nothing_of_the_early_request(
+    user, openai_bot, fake_openai
+):
+    comm = await connect(user)
+    assert (await comm.connect())[0]
+    # The role changes after the socket loaded it: the store reads it afresh and refuses.
+    await sync_to_async(RolePolicy.objects.filter(role="user").update)(messages_per_day=0)
+    await comm.send_json_to({"type": "send", "content": "over the limit", "bot": "gpt",
+                             "client_id": str(uuid.uuid4())})
+    error = await comm.receive_json_from(timeout=5)
+    assert error["type"] == "error" and error["code"] == "quota"
+    # Nothing else comes: no ids, no text, no end of a reply.
+    assert await comm.receive_nothing(timeout=0.5)
+    assert await Message.objects.acount() == 0 and await Conversation.objects.acount() == 0
+    await comm.disconnect()
+
+
+async def test_a_bot_changed_after_connecting_is_answered_as_it_is_now(
+    user, openai_bot, fake_openai
+):
+    fake_openai.configure(ttft=0.3)
+    comm = await connect(user)
+    assert (await comm.connect())[0]
+    openai_bot.system_prompt = "You are terse now."
+    await openai_bot.asave()
+    await comm.send_json_to({"type": "send", "content": "hello", "bot": "gpt",
+                             "client_id": str(uuid.uuid4())})
+    frames = await frames_until(comm, lambda f: f.get("type") == "done")
+    assert frames[-1]["status"] == "complete"
+    # The early request (old prompt) was dropped; the one that was answered has the new one.
+    answered = fake_openai.requests[-1]["body"]["messages"]
+    assert answered[0] == {"role": "system", "content": "You are terse now."}
+    for early in fake_openai.requests[:-1]:  # if it left before it was dropped
+        assert early["body"]["messages"][0]["content"] == "You are a test bot."
+    assert await Message.objects.filter(role="assistant").acount() == 1
+    assert len({f["k"] for f in frames if "d" in f}) == 1
+    await comm.disconnect()
+
+
+async def test_a_resent_first_message_starts_nothing_new(user, openai_bot, fake_openai):
+    fake_openai.configure(ttft=0.2)
+    comm = await connect(user)
+    assert (await comm.connect())[0]
+    client_id = str(uuid.uuid4())
+    frame = {"type": "send", "content": "twice", "bot": "gpt", "client_id": client_id}
+    await comm.send_json_to(frame)
+    await frames_until(comm, lambda f: f.get("type") == "done")
+    other = await connect(user)
+    assert (await other.connect())[0]
+    await other.send_json_to(frame)
+    again = await frames_until(other, lambda f: f.get("type") == "sent")
+    assert again[-1]["reply"]["status"] == "complete"
+    await asyncio.sleep(0.5)
+    assert await Message.objects.acount() == 2
+    await comm.disconnect()
+    await other.disconnect()
