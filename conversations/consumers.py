@@ -136,6 +136,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             "sync": self.on_sync,
             "image": self.on_image,
         }.get(frame["type"])
+            "edit": self.on_edit,
         if handler is None:
             await self._error("invalid", f"Unknown frame type {frame['type'][:40]!r}.")
             return
@@ -231,6 +232,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_stop(self, frame: dict[str, Any]) -> None:
         message = await database_sync_to_async(selectors.message_get)(
+    async def on_edit(self, frame: dict[str, Any]) -> None:
+        """{"type": "edit", "id": <last user message>, "content"}: a new version of the message
+        and a new reply; the old ones stay as previous versions (services/edits.py)."""
+        from .services.edits import message_edit
+
+        message, reply, superseded = await database_sync_to_async(message_edit)(
+            user=await self._actor(), message_id=frame.get("id"), content=frame.get("content"),
+            reply_status=Message.Status.STREAMING,
+        )
+        key = self._stream_key(str(reply.pk))
+        await self._send({"type": "edited", "superseded": superseded,
+                          "message": message_payload(message), "reply": message_payload(reply),
+                          "k": key})
+        runner().start(str(reply.pk), reply.conversation_id, direct=self, reply=reply)
+        await self._broadcast_sent(message, reply, replaces=superseded[-1] if superseded else None)
+
             await self._actor(), frame.get("id")
         )
         if message is None:

@@ -16,6 +16,7 @@ from accounts.roles import policy_for
 from accounts.services.quotas import allowance_for
 
 from . import selectors
+from .services.edits import conversation_thread
 from .services.payloads import bot_payload, message_payload
 
 SIDEBAR_LIMIT = 100
@@ -35,13 +36,18 @@ def chat(request: HttpRequest, conversation_id: uuid.UUID | None = None) -> Http
         conversation = selectors.conversation_get(actor, conversation_id) if actor else None
         if conversation is None:
             raise Http404("Conversation not found")
-        messages = [message_payload(m) for m in selectors.visible_messages(conversation)]
+        # The thread and its earlier versions (edits, regenerated replies) in one query.
+        visible, versions = conversation_thread(conversation)
+        messages = [message_payload(m) for m in visible]
+        for m in messages:
+            if m["id"] in versions:
+                m["versions"] = versions[m["id"]]
     policy = policy_for(actor)
     bots = list(selectors.bots_for(actor, policy))
     default_bot = next((b for b in bots if b.is_default), bots[0] if bots else None)
     context = {
         "conversation": conversation,
-        "conversations": selectors.conversations_for(actor)[:SIDEBAR_LIMIT] if actor else [],
+        "conversations": selectors.sidebar_conversations(actor)[:SIDEBAR_LIMIT] if actor else [],
         "is_guest": is_guest,
         "allowance": allowance_for(actor, policy=policy) if actor else None,
         "bots": bots,
@@ -67,4 +73,8 @@ def _strings() -> dict[str, str]:
         "reconnecting": _("Reconnecting…"),
         "notFound": _("This conversation does not exist."),
         "tooLong": _("This message is too long."),
+        "edit": _("Edit"),
+        "save": _("Save and regenerate"),
+        "cancel": _("Cancel"),
+        "previousVersions": _("Previous versions"),
     }

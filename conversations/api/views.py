@@ -372,5 +372,6 @@ class MessageVersions(APIView):
         message = selectors.message_get(request.user, message_id)
         if message is None:
             raise _not_found()
-        versions = edits.previous_versions(message.conversation).get(str(message.pk), [])
+        _, versions = edits.conversation_thread(message.conversation)
+        versions = versions.get(str(message.pk), [])
         return Response(s.VersionSerializer(versions, many=True).data)

@@ -76,36 +76,39 @@ def message_edit(
     return message, reply, superseded
 
 
-def previous_versions(conversation: Conversation) -> dict[str, list[dict[str, str]]]:
+def previous_versions(messages: list[Message]) -> dict[str, list[dict[str, str]]]:
     """For each visible message that has earlier versions, those versions (oldest first), keyed
-    by the visible message's id. One query, whatever the conversation's length."""
-    rows = list(
-        conversation.messages.order_by("created_at").values(
-            "id", "role", "content", "status", "reply_to_id", "replaces_id", "superseded_at"
-        )
-    )
-    by_id = {r["id"]: r for r in rows}
-    old_replies: dict[object, list[dict[str, object]]] = {}
-    for r in rows:
-        if r["role"] == Message.Role.ASSISTANT and r["superseded_at"] is not None:
-            old_replies.setdefault(r["reply_to_id"], []).append(r)
+    by the visible message's id. Works on the conversation's messages already read (all of them,
+    superseded included, oldest first): no query of its own."""
+    by_id = {m.pk: m for m in messages}
+    old_replies: dict[object, list[Message]] = {}
+    for m in messages:
+        if m.role == Message.Role.ASSISTANT and m.superseded_at is not None:
+            old_replies.setdefault(m.reply_to_id, []).append(m)
     versions: dict[str, list[dict[str, str]]] = {}
     # A user message's versions: follow `replaces` back. A reply's: the superseded replies to
     # the same user message.
-    for row in rows:
-        if row["superseded_at"] is not None:
+    for m in messages:
+        if m.superseded_at is not None:
             continue
-        chain = []
-        if row["role"] == Message.Role.USER:
-            earlier = by_id.get(row["replaces_id"])
+        chain: list[Message] = []
+        if m.role == Message.Role.USER:
+            earlier = by_id.get(m.replaces_id)
             while earlier is not None and len(chain) < 100:
                 chain.append(earlier)
-                earlier = by_id.get(earlier["replaces_id"])
+                earlier = by_id.get(earlier.replaces_id)
             chain.reverse()
         else:
-            chain = list(old_replies.get(row["reply_to_id"], []))
+            chain = old_replies.get(m.reply_to_id, [])
         if chain:
-            versions[str(row["id"])] = [
-                {"id": str(r["id"]), "content": r["content"], "status": r["status"]} for r in chain
+            versions[str(m.pk)] = [
+                {"id": str(v.pk), "content": v.content, "status": v.status} for v in chain
             ]
     return versions
+
+
+def conversation_thread(conversation: Conversation) -> tuple[list[Message], dict[str, list]]:
+    """The visible thread and its previous versions, in one query."""
+    messages = list(conversation.messages.order_by("created_at"))
+    visible = [m for m in messages if m.superseded_at is None]
+    return visible, previous_versions(messages)

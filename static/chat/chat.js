@@ -33,7 +33,71 @@
     $("empty-state").hidden = true;
     if (message.id) byId.set(message.id, view);
     render(view);
+    if (message.versions && message.versions.length) renderVersions(view, message.versions);
     return view;
+  }
+
+  // Earlier versions of a message (an edit, a regenerated reply), folded under it.
+  function renderVersions(view, versions) {
+    const box = document.createElement("details");
+    box.className = "versions";
+    const summary = document.createElement("summary");
+    summary.textContent = `${T.previousVersions || "Previous versions"} (${versions.length})`;
+    box.append(summary);
+    for (const v of versions) {
+      const item = document.createElement("div");
+      item.className = "version";
+      item.textContent = v.content || v.status;
+      box.append(item);
+    }
+    view.el.append(box);
+  }
+
+  // The last user message can be edited when no reply is being written: the edit is sent as a
+  // new version and answered again; the old message and reply stay as previous versions.
+  function renderEditButtons() {
+    for (const v of byId.values()) {
+      if (v.role !== "user") continue;
+      const meta = v.el.querySelector(".meta");
+      meta.textContent = "";
+      const lastUser = [...list.querySelectorAll("article.message.user")].pop() === v.el;
+      if (!lastUser || activeReply || !v.id || v.editing) continue;
+      const edit = document.createElement("button");
+      edit.type = "button";
+      edit.className = "link action edit";
+      edit.textContent = T.edit || "Edit";
+      edit.addEventListener("click", () => startEdit(v));
+      meta.append(edit);
+    }
+  }
+
+  function startEdit(view) {
+    view.editing = true;
+    const body = view.el.querySelector(".body");
+    const form = document.createElement("form");
+    form.className = "edit-form";
+    const area = document.createElement("textarea");
+    area.value = view.content;
+    area.rows = 3;
+    area.maxLength = state.maxChars;
+    const save = document.createElement("button");
+    save.type = "submit"; save.className = "button primary"; save.textContent = T.save || "Save";
+    const cancel = document.createElement("button");
+    cancel.type = "button"; cancel.className = "button"; cancel.textContent = T.cancel || "Cancel";
+    form.append(area, save, cancel);
+    body.hidden = true;
+    view.el.insertBefore(form, body);
+    const close = () => { form.remove(); body.hidden = false; view.editing = false; renderEditButtons(); };
+    cancel.addEventListener("click", close);
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const text = area.value.trim();
+      if (!text) return;
+      send({ type: "edit", id: view.id, content: text });
+      close();
+    });
+    renderEditButtons();
+    area.focus();
   }
 
   function render(view) {
@@ -89,6 +153,7 @@
     stopBtn.hidden = !activeReply;
     sendBtn.hidden = !!activeReply;
     for (const v of byId.values()) if (v.role === "assistant") renderMeta(v);
+    renderEditButtons();
     // The button that had the focus may be gone (Send, Stop, Regenerate): keep keyboard users
     // in the composer instead of dropping them on <body>.
     if (focused && focused !== document.body && (!focused.isConnected || focused.hidden)) {
@@ -189,6 +254,11 @@
       follow = true; stickToBottom();
     },
     regenerated(f) { handlers.sent(f); },
+    edited(f) {
+      // The edited message and its reply(ies) become previous versions: out of the thread.
+      for (const id of f.superseded || []) if (byId.has(id)) forget(byId.get(id));
+      handlers.sent(f);
+    },
     snapshot(f) {
       let view = byId.get(f.id) || makeView({ id: f.id, role: "assistant", status: f.status, content: "" });
       view.content = f.content; view.seq = f.n; view.status = f.status;
