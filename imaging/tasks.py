@@ -9,3 +9,10 @@ def run_image_job(job_id: str) -> None:
     from .services.run import image_job_run
 
     image_job_run(job_id=job_id)
+
+
+@shared_task(name="imaging.tasks.sweep_image_jobs", ignore_result=True)
+def sweep_image_jobs() -> int:
+    from .services.sweep import image_jobs_sweep
+
+    return image_jobs_sweep()

@@ -256,3 +256,42 @@ def test_the_chat_page_shows_the_conversations_images(logged_in, user, demo_bot,
     assert [j["prompt"] for j in shown] == ["a green door"]
     assert shown[0]["images"][0]["thumbnail_url"].endswith("/thumbnail/")
     assert 'id="image-button"' in page and "chat/images.js" in page
+
+
+def test_channels_without_a_socket_hear_when_a_job_ends(user, demo_images, gpt_image, fake_openai):
+    from imaging.hooks import image_job_finished
+
+    heard = []
+
+    def receiver(sender, job, **kwargs):
+        heard.append((job.channel, job.status, job.images.count(), job.error_code))
+
+    image_job_finished.connect(receiver)
+    try:
+        image_job_create(user=user, prompt="a cat", channel="telegram")
+        fake_openai.script_images(Behaviour(status=400, code="content_policy_violation", text="no"))
+        image_job_create(user=user, prompt="a cat", model="gpt-image", channel="slack")
+    finally:
+        image_job_finished.disconnect(receiver)
+    assert heard == [("telegram", "done", 1, ""), ("slack", "failed", 0, "content_policy")]
+
+
+def test_the_sweep_fails_jobs_a_dead_worker_left(user, demo_images, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.services.quotas import images_used_today
+    from imaging.services.sweep import image_jobs_sweep
+
+    settings.CHATLAB_IMAGE_TIMEOUT = 10
+    fresh = image_job_create(user=user, prompt="fresh", dispatch=False)
+    dead = image_job_create(user=user, prompt="dead", dispatch=False)
+    ImageJob.objects.filter(pk=dead.pk).update(status="running",
+                                               started_at=timezone.now() - timedelta(minutes=5))
+    assert images_used_today(user) == 2
+    assert image_jobs_sweep() == 1
+    dead.refresh_from_db()
+    assert dead.status == "failed" and dead.error_code == "interrupted"
+    assert ImageJob.objects.get(pk=fresh.pk).status == "queued"
+    assert images_used_today(user) == 1

@@ -8,6 +8,8 @@ import io
 import httpx
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 
 from accounts.services.tokens import api_token_create
 from chatlab_cli import main as cli
@@ -28,6 +30,10 @@ class Terminal(io.StringIO):
 @pytest.fixture
 def chatlab(user, monkeypatch, tmp_path):
     """Runs `chatlab ...` with a terminal for stderr; returns (status, stdout, stderr)."""
+    # The WSGI app's request signals would close the test's connection (and transaction) on
+    # PostgreSQL; Django's test client disconnects them for the same reason.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
     _, token = api_token_create(user=user, name="cli")
     transport = httpx.WSGITransport(app=WSGIHandler())
     monkeypatch.setattr(cli, "_client", lambda: Client("http://testserver", token,
@@ -40,7 +46,9 @@ def chatlab(user, monkeypatch, tmp_path):
             status = cli.main(list(argv))
         return status, out.getvalue(), err.getvalue()
 
-    return run
+    yield run
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 def test_it_saves_the_image_and_shows_progress(chatlab, demo_images, tmp_path):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from conversations.providers.base import ProviderError
 
+from ..hooks import image_job_finished
 from ..models import ImageJob
 from .backends import backend_for
 from .events import job_event
@@ -57,6 +58,7 @@ def image_job_run(*, job_id: uuid.UUID | str) -> ImageJob | None:
         revised = next((r.revised_prompt for r in results if r.revised_prompt), "")
         _save(job, status=ImageJob.Status.DONE, progress=100, revised_prompt=revised,
               finished_at=timezone.now())
+        _finished(job)
     except ProviderError as exc:
         log.info("image job %s failed: %s (%s)", job.pk, exc.code, exc.detail)
         _fail(job, exc.code, exc.message, stored)
@@ -75,3 +77,11 @@ def _fail(job: ImageJob, code: str, message: str, stored: list[str]) -> None:
         files_delete(stored)
     _save(job, status=ImageJob.Status.FAILED, error_code=code[:40], error=message[:500],
           finished_at=timezone.now())
+    _finished(job)
+
+
+def _finished(job: ImageJob) -> None:
+    try:
+        image_job_finished.send(sender=ImageJob, job=job)
+    except Exception:  # a receiver's failure must not undo the job
+        log.exception("a receiver of image_job_finished failed for job %s", job.pk)
