@@ -370,6 +370,8 @@ class FakeOpenAI:
         b = self._image_script.popleft() if self._image_script else Behaviour()
         if b.hang:
             await asyncio.Future()
+        if b.ttft:
+            await asyncio.sleep(b.ttft)  # images take a while: hold the answer this long
         if b.status != 200:
             return image_error(b.status, b.text or f"Fake error {b.status}", b.code, None,
                                b.retry_after)
