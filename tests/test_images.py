@@ -295,3 +295,47 @@ def test_the_sweep_fails_jobs_a_dead_worker_left(user, demo_images, settings):
     assert dead.status == "failed" and dead.error_code == "interrupted"
     assert ImageJob.objects.get(pk=fresh.pk).status == "queued"
     assert images_used_today(user) == 1
+
+
+def test_chat_bots_pick_their_image_model(user, demo_bot, demo_images, gpt_image):
+    from conversations.services.errors import ChatError
+    from imaging.services import image_model_pick
+    from tests.factories import BotFactory
+
+    artist = BotFactory(slug="artist")
+    gpt_image.bots.add(artist)
+    assert image_model_pick(user=user, slug=None, bot=artist) == gpt_image
+    assert image_model_pick(user=user, slug=None, bot=demo_bot) == demo_images
+    with pytest.raises(ChatError):  # kept for the artist bot's conversations
+        image_model_pick(user=user, slug="gpt-image", bot=demo_bot)
+    demo_images.bots.add(artist)
+    with pytest.raises(ChatError) as none_here:
+        image_model_pick(user=user, slug=None, bot=demo_bot)
+    assert none_here.value.code == "images_not_available" and none_here.value.status == 403
+
+
+def test_deleting_the_account_removes_the_files(user, demo_images):
+    job = image_job_create(user=user, prompt="a cat")
+    image = job.images.get()
+    user.delete()
+    assert not storages["default"].exists(image.file)
+    assert not storages["default"].exists(image.thumbnail)
+
+
+def test_a_picture_too_large_to_decode_safely_is_refused(user, gpt_image, fake_openai):
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("1", (8000, 6000)).save(out, "PNG")  # small file, 48 megapixels
+    fake_openai.script_images(Behaviour(image_b64=base64.b64encode(out.getvalue()).decode()))
+    job = image_job_create(user=user, prompt="a cat", model="gpt-image")
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error_code == "not_an_image"
+
+
+def test_the_image_button_is_only_for_roles_that_make_images(logged_in, demo_bot, demo_images):
+    assert 'id="image-button"' in logged_in.get("/").content.decode()
+    RolePolicy.objects.filter(role="user").update(images_per_day=0)
+    assert 'id="image-button"' not in logged_in.get("/").content.decode()

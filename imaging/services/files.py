@@ -16,6 +16,8 @@ from ..models import GeneratedImage, ImageJob
 from .backends import not_an_image
 
 THUMBNAIL_SIZE = (384, 384)
+# Checked before decoding: the largest images models make are about 4 megapixels.
+MAX_PIXELS = 40_000_000
 FORMATS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"),
            "WEBP": ("webp", "image/webp")}
 
@@ -28,6 +30,8 @@ def image_storage() -> Storage:
 def image_store(*, job: ImageJob, index: int, data: bytes) -> GeneratedImage:
     try:
         with Image.open(io.BytesIO(data)) as probe:
+            if probe.width * probe.height > MAX_PIXELS:
+                raise not_an_image(f"{probe.width}x{probe.height} is larger than any model makes")
             probe.verify()
         picture = Image.open(io.BytesIO(data))
         picture.load()
