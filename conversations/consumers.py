@@ -279,6 +279,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         conversation (started here when there is none yet); progress comes as "image" frames."""
         from imaging.services.chat import image_chat_request, job_state
 
+        if self.user is None:  # a visitor: no guest account is made just to be refused
+            raise ChatError("images_not_allowed", "Sign up to make images.", status=403)
         bot = frame.get("bot")
         user = await self._actor()
         asked = await database_sync_to_async(image_chat_request)(
