@@ -92,3 +92,21 @@ async def test_guests_cannot_make_images(demo_bot, demo_images, client):
     assert error["type"] == "error" and error["code"] == "images_not_allowed"
     assert await ImageJob.objects.acount() == 0
     await comm.disconnect()
+
+
+async def test_a_visitor_asking_for_an_image_gets_no_guest_account(demo_bot, demo_images, client):
+    from channels.testing import WebsocketCommunicator
+
+    from accounts.models import User
+    from chatlab_site.asgi import application
+    from tests.test_consumer import ORIGIN
+
+    await sync_to_async(client.get)("/")
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    comm = WebsocketCommunicator(application, "/ws/chat/", headers=[ORIGIN, (b"cookie", cookie)])
+    assert (await comm.connect())[0]
+    await comm.send_to(json.dumps({"type": "image", "prompt": "a cat", "client_id": "v"}))
+    error = json.loads(await comm.receive_from(timeout=5))
+    assert error["code"] == "images_not_allowed" and error["ref"] == "v"
+    assert await User.objects.filter(is_guest=True).acount() == 0
+    await comm.disconnect()
