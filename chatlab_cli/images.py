@@ -74,7 +74,8 @@ def _save_all(client: Client, job: dict[str, Any], output: str | None) -> list[P
         if output:
             target = Path(output)
             if len(images) > 1:
-                target = target.with_name(f"{target.stem}-{number}{target.suffix or '.' + extension}")
+                suffix = target.suffix or f".{extension}"
+                target = target.with_name(f"{target.stem}-{number}{suffix}")
         else:
             suffix = f"-{number}" if len(images) > 1 else ""
             target = Path(f"chatlab-{job['id'][:8]}{suffix}.{extension}")

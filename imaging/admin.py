@@ -33,8 +33,8 @@ class ImageInline(admin.TabularInline):
     @admin.display(description="image")
     def preview(self, image: GeneratedImage) -> str:
         url = reverse("admin:imaging_generatedimage_file", args=[image.pk])
-        return format_html('<a href="{}"><img src="{}?thumbnail=1" alt="" style="max-height:96px"></a>',
-                           url, url)
+        return format_html(
+            '<a href="{}"><img src="{}?thumbnail=1" alt="" style="max-height:96px"></a>', url, url)
 
 
 @admin.register(ImageJob)

@@ -68,7 +68,8 @@ class ImageModel(models.Model):
         return own or list(catalog.spec_for(self.model, demo=self.is_demo).qualities)
 
     def count_limit(self) -> int:
-        return max(1, min(self.max_count, catalog.spec_for(self.model, demo=self.is_demo).max_count))
+        spec = catalog.spec_for(self.model, demo=self.is_demo)
+        return max(1, min(self.max_count, spec.max_count))
 
 
 class ImageJob(models.Model):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from conversations.api.serializers import StrictBodySerializer, StrictCharField
@@ -74,6 +76,6 @@ class ImageJobOutSerializer(ImageJobSerializer):
     def to_representation(self, instance: object) -> dict:
         from ..services.payloads import job_payload
 
-        done = instance.status == "done"  # type: ignore[attr-defined]
-        images = sorted(instance.images.all(), key=lambda i: i.index) if done else []  # type: ignore[attr-defined]
-        return job_payload(instance, images)  # type: ignore[arg-type]
+        job: Any = instance
+        images = sorted(job.images.all(), key=lambda i: i.index) if job.status == "done" else []
+        return job_payload(job, images)

@@ -50,7 +50,8 @@ class ImageJobList(generics.ListAPIView):
     pagination_class = Pages
 
     def get_queryset(self) -> Any:
-        return selectors.jobs_for(self.request.user).prefetch_related("images").order_by("-created_at")
+        jobs = selectors.jobs_for(self.request.user).prefetch_related("images")
+        return jobs.order_by("-created_at")
 
     @extend_schema(responses={200: s.ImageJobOutSerializer(many=True), **ERRORS},
                    summary="My image jobs, newest first")

@@ -76,8 +76,8 @@ class OpenAIImageBackend:
             extra["response_format"] = "b64_json"
         try:
             response = self.client.images.generate(
-                model=job.model, prompt=job.prompt, n=job.count, size=job.size,  # type: ignore[arg-type]
-                **extra,  # type: ignore[arg-type]
+                model=job.model, prompt=job.prompt, n=job.count,
+                size=job.size, **extra,  # type: ignore[arg-type]
             )
         except openai.BadRequestError as exc:
             raise _refusal(exc, job) from exc
