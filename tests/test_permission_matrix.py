@@ -15,7 +15,7 @@ from django.test import Client
 from accounts.models import RolePolicy
 from accounts.services.tokens import api_token_authenticate, api_token_create
 from chatlab_site.asgi import application
-from conversations.models import Message
+from conversations.models import Conversation, ImportJob, Message
 from conversations.services.messages import message_send
 from tests.factories import UserFactory
 from tests.test_consumer import ORIGIN
@@ -30,6 +30,8 @@ class Victim:
     reply: str
     token_id: int
     token: str
+    message: str = ""
+    import_job: str = ""
 
 
 @pytest.fixture
@@ -38,7 +40,9 @@ def victim(demo_bot) -> Victim:
     sent = message_send(user=owner, content=SECRET)
     Message.objects.filter(pk=sent.reply.pk).update(status="complete", content=SECRET)
     token, raw = api_token_create(user=owner, name=SECRET)
-    return Victim(str(sent.conversation.pk), str(sent.reply.pk), token.pk, raw)
+    job = ImportJob.objects.create(owner=owner, filename=SECRET, status="done")
+    return Victim(str(sent.conversation.pk), str(sent.reply.pk), token.pk, raw,
+                  message=str(sent.user_message.pk), import_job=str(job.pk))
 
 
 def actor_client(role: str) -> Client:
@@ -72,6 +76,17 @@ HTTP_ENDPOINTS = [
     HttpEndpoint("api stream", "get", "/api/v1/messages/{v.reply}/stream/"),
     HttpEndpoint("api stop", "post", "/api/v1/messages/{v.reply}/stop/"),
     HttpEndpoint("api regenerate", "post", "/api/v1/messages/{v.reply}/regenerate/"),
+    # Conversation memory (issue #6)
+    HttpEndpoint("conversation action", "post", "/c/{v.conversation}/action/"),
+    HttpEndpoint("conversation export page", "get", "/c/{v.conversation}/export.json"),
+    HttpEndpoint("trash restore page", "post", "/trash/{v.conversation}/restore/"),
+    HttpEndpoint("trash delete page", "post", "/trash/{v.conversation}/delete/"),
+    HttpEndpoint("api restore", "post", "/api/v1/conversations/{v.conversation}/restore/"),
+    HttpEndpoint("api export", "get", "/api/v1/conversations/{v.conversation}/export/"),
+    HttpEndpoint("api trash delete", "delete", "/api/v1/trash/{v.conversation}/"),
+    HttpEndpoint("api edit", "post", "/api/v1/messages/{v.message}/edit/"),
+    HttpEndpoint("api versions", "get", "/api/v1/messages/{v.reply}/versions/"),
+    HttpEndpoint("api import", "get", "/api/v1/imports/{v.import_job}/"),
 ]
 
 
@@ -98,6 +113,7 @@ def test_http_endpoints_hide_other_peoples_objects(role, endpoint, victim):
     assert api_token_authenticate(victim.token) is not None
     assert Message.objects.get(pk=victim.reply).superseded_at is None
     assert Message.objects.filter(conversation_id=victim.conversation).count() == 2
+    assert Conversation.objects.get(pk=victim.conversation).deleted_at is None
 
 
 @dataclass(frozen=True)
@@ -109,6 +125,7 @@ class SocketEndpoint:
 SOCKET_ENDPOINTS = [
     SocketEndpoint("stop", {"type": "stop", "id": "{reply}"}),
     SocketEndpoint("regenerate", {"type": "regenerate", "id": "{reply}"}),
+    SocketEndpoint("edit", {"type": "edit", "id": "{message}", "content": "mine now"}),
 ]
 
 
@@ -133,7 +150,7 @@ async def test_socket_frames_on_someone_elses_objects_are_refused(role, endpoint
     client = await sync_to_async(actor_client)(role)
     comm = await socket_for(client, "/ws/chat/")
     assert (await comm.connect())[0]
-    frame = {k: (v.format(reply=victim.reply) if isinstance(v, str) else v)
+    frame = {k: (v.format(reply=victim.reply, message=victim.message) if isinstance(v, str) else v)
              for k, v in endpoint.frame.items()}
     await comm.send_json_to(frame)
     answer = await comm.receive_json_from()

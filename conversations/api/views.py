@@ -356,6 +356,8 @@ class MessageEdit(APIView):
                    summary="Edit the last user message: a new version with a new reply (the old "
                            "ones stay as previous versions)")
     def post(self, request: Request, message_id: Any) -> Response:
+        if selectors.message_get(request.user, message_id) is None:
+            raise _not_found()  # before reading the body: another person's message is a 404
         data = _valid(s.EditSerializer, request)
         message, reply, _ = edits.message_edit(
             user=request.user, message_id=message_id, content=data["content"],
