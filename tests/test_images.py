@@ -339,3 +339,21 @@ def test_the_image_button_is_only_for_roles_that_make_images(logged_in, demo_bot
     assert 'id="image-button"' in logged_in.get("/").content.decode()
     RolePolicy.objects.filter(role="user").update(images_per_day=0)
     assert 'id="image-button"' not in logged_in.get("/").content.decode()
+
+
+def test_admins_see_every_job_and_picture_in_the_admin(client, user, demo_images):
+    from tests.factories import UserFactory
+
+    job = image_job_create(user=user, prompt="someone's lighthouse")
+    image = job.images.get()
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    assert "someone" in client.get("/admin/imaging/imagejob/").content.decode()
+    page = client.get(f"/admin/imaging/imagejob/{job.pk}/change/").content.decode()
+    assert f"/admin/imaging/imagejob/image/{image.pk}/" in page
+    assert client.get("/admin/imaging/imagemodel/add/").status_code == 200
+    file = client.get(f"/admin/imaging/imagejob/image/{image.pk}/")
+    assert file.status_code == 200 and file["Content-Type"] == "image/png"
+    staff = UserFactory(is_staff=True)  # staff without the permission to view images
+    client.force_login(staff)
+    assert client.get(f"/admin/imaging/imagejob/image/{image.pk}/").status_code == 404
