@@ -160,3 +160,39 @@ def _sse(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
             event = line[6:].strip()
         elif line.startswith("data:"):
             data.append(line[5:].lstrip())
+
+
+class HistoryClient(Client):
+    """The history endpoints: rename, pin, archive, trash, search, export, import, edit."""
+
+    def conversation_update(self, conversation_id: str, **changes: Any) -> dict[str, Any]:
+        return self._request("PATCH", f"/conversations/{conversation_id}/", json=changes)
+
+    def conversation_delete(self, conversation_id: str) -> None:
+        self._request("DELETE", f"/conversations/{conversation_id}/")
+
+    def conversation_restore(self, conversation_id: str) -> dict[str, Any]:
+        return self._request("POST", f"/conversations/{conversation_id}/restore/")
+
+    def trash(self) -> list[dict[str, Any]]:
+        return self._all_pages("/trash/")
+
+    def export(self, conversation_id: str | None, kind: str) -> str:
+        path = f"/conversations/{conversation_id}/export/" if conversation_id else "/export/"
+        try:
+            response = self.http.get(path, params={"format": kind})
+        except httpx.HTTPError as exc:
+            raise ApiError(f"Cannot reach {self.server}: {exc or type(exc).__name__}.",
+                           code="network") from None
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response.text
+
+    def import_file(self, name: str, data: bytes) -> dict[str, Any]:
+        return self._request("POST", "/imports/", files={"file": (name, data, "application/json")})
+
+    def import_job(self, job_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/imports/{job_id}/")
+
+    def edit(self, message_id: str, content: str) -> dict[str, Any]:
+        return self._request("POST", f"/messages/{message_id}/edit/", json={"content": content})

@@ -17,6 +17,7 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.history import FileHistory
 
 from . import config, images, render
+from . import history as history_commands
 from .api import ApiError, Client
 
 TITLE_CHARS = 60
@@ -162,6 +163,7 @@ def parser() -> argparse.ArgumentParser:
     export.set_defaults(run=cmd_export)
 
     images.add_parser(commands, lambda: _client())
+    history_commands.add_parser(commands)
     return root
 
 

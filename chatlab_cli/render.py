@@ -35,7 +35,12 @@ def history_table(conversations: list[dict[str, Any]]) -> Table:
     for column in ("id", "title", "bot", "updated"):
         table.add_column(column, no_wrap=column != "title")
     for conversation in conversations:
-        table.add_row(conversation["id"], conversation["title"] or "(untitled)",
+        title = conversation["title"] or "(untitled)"
+        if conversation.get("pinned"):
+            title = "📌 " + title
+        if conversation.get("archived"):
+            title += " (archived)"
+        table.add_row(conversation["id"], title,
                       conversation["bot"] or "", when(conversation["updated_at"]))
     return table
 
