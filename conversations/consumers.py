@@ -25,6 +25,8 @@ from .db_threads import on_db_thread
 from .models import Conversation, Message
 from .services import messages as message_services
 from .services.early import EarlyStart, SendContext, early_start_plan, send_context_load
+from .services.first_messages import first_messages
+from .services.messages import NewConversationSend
 from .services.errors import ChatError
 from .services.fanout import conversation_group
 from .services.payloads import conversation_payload, message_payload
@@ -65,11 +67,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if conversation is None:
                 await self.close(code=CLOSE_NOT_FOUND)
                 return
-        await self.accept()
+        # Everything a first send needs is ready before the handshake completes, so a client
+        # that sends as soon as the socket opens does not wait behind it.
         if self.user is not None:
-            await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
             if not requested:
                 self.send_context = await database_sync_to_async(send_context_load)(self.user)
+            await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        await self.accept()
         if requested:
             await self._follow(str(requested))
             active = await database_sync_to_async(
@@ -134,9 +138,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             "stop": self.on_stop,
             "regenerate": self.on_regenerate,
             "sync": self.on_sync,
+            "edit": self.on_edit,
             "image": self.on_image,
         }.get(frame["type"])
-            "edit": self.on_edit,
         if handler is None:
             await self._error("invalid", f"Unknown frame type {frame['type'][:40]!r}.")
             return
@@ -161,7 +165,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if early is not None:
                 runner().start(early.reply_id, early.conversation_id, direct=self, early=early)
         try:
-            sent, self.send_context = await on_db_thread(self._store_send)(user, frame, early)
+            if self.conversation_id is None:
+                bot = frame.get("bot")
+                sent = await first_messages().store(NewConversationSend(
+                    user=user, content=frame.get("content"),
+                    bot_slug=bot if isinstance(bot, str) else None,
+                    client_id=frame.get("client_id"), reply_status=Message.Status.STREAMING,
+                    ids=(early.conversation_id, early.reply_id) if early is not None else None,
+                ))
+            else:
+                sent = await on_db_thread(self._store_send)(user, frame)
         except BaseException:
             if early is not None:
                 _drop_early(early)
@@ -199,26 +212,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if sent.is_new and not sent.created_conversation:
             # Nobody else can be following a conversation that did not exist a moment ago.
             await self._broadcast_sent(sent.user_message, sent.reply)
+        if self.conversation_id is None and (self.send_context is None or self.send_context.stale):
+            self.send_context = await database_sync_to_async(send_context_load)(user)
 
-    def _store_send(
-        self, user: User, frame: dict[str, Any], early: EarlyStart | None
-    ) -> tuple[message_services.SentMessage, SendContext | None]:
+    def _store_send(self, user: User, frame: dict[str, Any]) -> message_services.SentMessage:
         if not User.objects.filter(pk=user.pk, is_active=True).exists():
             raise ChatError("deactivated", "Your account is not active.")
         bot = frame.get("bot")
-        sent = message_services.message_send(
+        return message_services.message_send(
             user=user,
             content=frame.get("content"),
             conversation_id=self.conversation_id,
             bot_slug=bot if isinstance(bot, str) else None,
             client_id=frame.get("client_id"),
             reply_status=Message.Status.STREAMING,
-            ids=(early.conversation_id, early.reply_id) if early is not None else None,
         )
-        context = self.send_context
-        if context is None or context.stale:
-            context = send_context_load(user)
-        return sent, context
 
     async def on_regenerate(self, frame: dict[str, Any]) -> None:
         reply = await database_sync_to_async(message_services.reply_regenerate)(
@@ -230,8 +238,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         runner().start(str(reply.pk), reply.conversation_id, direct=self)
         await self._broadcast_sent(None, reply, replaces=str(frame.get("id")))
 
-    async def on_stop(self, frame: dict[str, Any]) -> None:
-        message = await database_sync_to_async(selectors.message_get)(
     async def on_edit(self, frame: dict[str, Any]) -> None:
         """{"type": "edit", "id": <last user message>, "content"}: a new version of the message
         and a new reply; the old ones stay as previous versions (services/edits.py)."""
@@ -248,6 +254,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         runner().start(str(reply.pk), reply.conversation_id, direct=self, reply=reply)
         await self._broadcast_sent(message, reply, replaces=superseded[-1] if superseded else None)
 
+    async def on_stop(self, frame: dict[str, Any]) -> None:
+        message = await database_sync_to_async(selectors.message_get)(
             await self._actor(), frame.get("id")
         )
         if message is None:

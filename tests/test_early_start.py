@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 
 from accounts.models import RolePolicy
 from conversations.models import Conversation, Message
-from conversations.services import messages as message_services
+from conversations.services import first_messages
 from tests.fakes.openai_server import default_reply
 from tests.test_consumer import connect, frames_until, text_of
 
@@ -22,15 +22,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _slow_store(monkeypatch, seconds: float) -> dict[str, float]:
     """Makes storing a message take `seconds` longer; records when the store finished."""
     stored: dict[str, float] = {}
-    real = message_services.message_send
+    real = first_messages.new_conversations_send
 
-    def slow(**kwargs):
+    def slow(sends):
         time.sleep(seconds)
-        sent = real(**kwargs)
+        sent = real(sends)
         stored["at"] = time.monotonic()
         return sent
 
-    monkeypatch.setattr(message_services, "message_send", slow)
+    monkeypatch.setattr(first_messages, "new_conversations_send", slow)
     return stored
 
 

@@ -77,6 +77,23 @@ def usage_today(user: Any) -> Usage:
     return Usage(messages=totals["messages"], tokens=totals["tokens"])
 
 
+def usage_today_many(users: list[Any]) -> dict[Any, Usage]:
+    """usage_today for many people in one query (for a batch of sends)."""
+    from conversations.models import Message
+
+    rows = (
+        Message.objects.filter(conversation__owner__in=[u.pk for u in users],
+                               created_at__gte=day_start())
+        .values("conversation__owner")
+        .annotate(
+            messages=Count("pk", filter=Q(role=Message.Role.USER)),
+            tokens=Coalesce(Sum("prompt_tokens"), 0) + Coalesce(Sum("completion_tokens"), 0),
+        )
+    )
+    found = {row["conversation__owner"]: Usage(row["messages"], row["tokens"]) for row in rows}
+    return {u.pk: found.get(u.pk, Usage(0, 0)) for u in users}
+
+
 def allowance_for(user: Any, policy: RolePolicy | None = None, usage: Usage | None = None) -> Allowance:
     policy = policy or policy_for(user)
     start = day_start()
