@@ -43,3 +43,12 @@ def run_import(job_id: str) -> str:
     from .services.history_import import import_job_run
 
     return import_job_run(job_id=job_id)
+
+
+# Named outside conversations.tasks.* so that the route for that pattern (maintenance) does not
+# apply: titles are short model calls and go to the `chat` queue (DESIGN.md).
+@shared_task(name="conversations.titles.title_conversation", queue="chat", ignore_result=True)
+def title_conversation(conversation_id: str) -> str | None:
+    from .services.titles import conversation_title
+
+    return conversation_title(conversation_id=conversation_id)

@@ -9,6 +9,9 @@ import tempfile
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x7Hq2Lm9Vb4Nc8Zr1Pw6Ts3Ky5Jd0Fg" * 2)
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
 os.environ.setdefault("CHATLAB_HTTPS", "false")
+# Model-written titles would take scripted answers from the fake OpenAI server; the tests that
+# want them switch them on (tests/test_memory_context.py).
+os.environ.setdefault("CHATLAB_AUTO_TITLES", "false")
 os.environ.setdefault("CHATLAB_DATA_DIR", tempfile.mkdtemp(prefix="chatlab-test-"))
 # Channels and Celery stay in-process for the ordinary suite; the multi-process tests start
 # their own daphne and Celery processes with REDIS_URL set.

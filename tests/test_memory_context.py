@@ -197,3 +197,49 @@ def test_a_failing_provider_leaves_the_summary_alone(user, openai_bot, fake_open
     assert not conversation_summarise(conversation_id=conversation.pk)
     conversation.refresh_from_db()
     assert conversation.summary == "" and conversation.summary_through is None
+
+
+# Titles ---------------------------------------------------------------------------------------
+
+def _first_exchange(user, bot, text: str):
+    sent = message_send(user=user, content=text, bot_slug=bot.slug)
+    Message.objects.filter(pk=sent.reply.pk).update(status="complete", content="Gern: Suppe.")
+    return message_send(user=user, content="Und weiter?", conversation_id=sent.conversation.pk)
+
+
+def test_the_model_titles_the_first_exchange(user, openai_bot, fake_openai, settings,
+                                             django_capture_on_commit_callbacks):
+    from tests.fakes.openai_server import Behaviour
+
+    settings.CHATLAB_AUTO_TITLES = True
+    second = _first_exchange(user, openai_bot, "Wie koche ich eine gute Tomatensuppe für vier?")
+    assert second.conversation.title == "Wie koche ich eine gute Tomatensuppe für vier?"
+    fake_openai.script(Behaviour(text='Titel: "Tomatensuppe für vier".'))
+    with django_capture_on_commit_callbacks(execute=True):
+        build_request(second.reply)
+    second.conversation.refresh_from_db()
+    assert second.conversation.title == "Tomatensuppe für vier"
+    asked = fake_openai.requests[-1]["body"]
+    assert asked["max_tokens"] == 24 and "language" in asked["messages"][0]["content"]
+    assert "Tomatensuppe" in asked["messages"][1]["content"]
+
+
+def test_a_title_the_person_chose_is_kept(user, openai_bot, fake_openai, settings,
+                                          django_capture_on_commit_callbacks):
+    settings.CHATLAB_AUTO_TITLES = True
+    second = _first_exchange(user, openai_bot, "Soup?")
+    Conversation.objects.filter(pk=second.conversation.pk).update(title="My soup")
+    second.reply.conversation.title = "My soup"
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        build_request(second.reply)
+    assert callbacks == [] and fake_openai.requests == []
+    assert Conversation.objects.get(pk=second.conversation.pk).title == "My soup"
+
+
+def test_the_demo_bot_keeps_the_first_message_as_title(user, demo_bot, settings,
+                                                       django_capture_on_commit_callbacks):
+    settings.CHATLAB_AUTO_TITLES = True
+    second = _first_exchange(user, demo_bot, "  Hello   there, how are you?  ")
+    with django_capture_on_commit_callbacks(execute=True):
+        build_request(second.reply)
+    assert Conversation.objects.get(pk=second.conversation.pk).title == "Hello there, how are you?"

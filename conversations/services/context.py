@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -78,10 +79,15 @@ def build_request(
         max_tokens=max_tokens,
         system_prompt=bot.system_prompt,
         summary=conversation.summary if history is None else "",
-        newest_first=_history_rows(reply, history),
+        newest_first=(rows := _history_rows(reply, history)),
     )
     if plan.dropped and history is None:
         request_summary(conversation.pk)
+    if history is None and settings.CHATLAB_AUTO_TITLES and _first_exchange_just_done(rows):
+        from .titles import is_automatic, request_title
+
+        if is_automatic(conversation.title, rows[-1][1]):
+            request_title(conversation.pk)
     return ChatRequest(
         model=bot.model,
         messages=plan.messages,
@@ -138,6 +144,11 @@ def plan_context(
         budget -= cost
     kept.reverse()
     return ContextPlan(system + kept, max_tokens, window - max_tokens - budget, dropped)
+
+
+def _first_exchange_just_done(newest_first: list[tuple[str, str]]) -> bool:
+    # The second message of a conversation is being answered: its first exchange is complete.
+    return [role for role, _ in newest_first] == ["user", "assistant", "user"]
 
 
 def _history_rows(reply: Message, history: list[dict[str, str]] | None) -> list[tuple[str, str]]:
