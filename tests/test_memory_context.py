@@ -22,6 +22,14 @@ from conversations.services.summaries import conversation_summarise
 from tests.factories import BotFactory, ConversationFactory, MessageFactory
 
 
+@pytest.fixture(autouse=True)
+def _follow_ups_inline(monkeypatch):
+    # Summaries and titles run on a background thread in the embedded mode; here, at once.
+    from conversations.services import background
+
+    monkeypatch.setattr(background, "INLINE", True)
+
+
 class ByteEncoding:
     """A tokenizer shaped like tiktoken's Encoding: one token per UTF-8 byte."""
 
@@ -243,3 +251,31 @@ def test_the_demo_bot_keeps_the_first_message_as_title(user, demo_bot, settings,
     with django_capture_on_commit_callbacks(execute=True):
         build_request(second.reply)
     assert Conversation.objects.get(pk=second.conversation.pk).title == "Hello there, how are you?"
+
+
+def test_in_the_embedded_mode_follow_ups_do_not_hold_up_the_reply(monkeypatch):
+    from conversations.services import background
+
+    monkeypatch.setattr(background, "INLINE", False)
+    started, ran = [], []
+
+    class Task:
+        name = "conversations.tasks.summarise_conversation"
+
+        def delay(self, *args):
+            ran.append(("delay", args))
+
+        def apply(self, args):
+            ran.append(("apply", args))
+
+    class FakeThread:
+        def __init__(self, target, name, daemon):
+            started.append((name, daemon))
+            self.target = target
+
+        def start(self):
+            pass  # not run: the caller must not wait for it
+
+    monkeypatch.setattr(background.threading, "Thread", FakeThread)
+    background.run_soon(Task(), "c1")
+    assert started == [("bg-summarise_conversation", True)] and ran == []

@@ -17,6 +17,7 @@ from conversations.models import Message
 from conversations.providers import ChatRequest
 
 from . import tokens
+from .background import run_soon
 
 # Token counting (tiktoken when its encoding is on this machine, else a stated conservative
 # estimate) lives in tokens.py; these names stay for callers that used them.
@@ -175,4 +176,4 @@ def request_summary(conversation_id: object) -> None:
         return
     from conversations.tasks import summarise_conversation
 
-    transaction.on_commit(lambda: summarise_conversation.delay(str(conversation_id)))
+    transaction.on_commit(lambda: run_soon(summarise_conversation, str(conversation_id)))

@@ -16,6 +16,7 @@ from conversations.models import Conversation, Message, Provider
 from conversations.providers import ChatRequest, ProviderError
 from conversations.worker_loop import run_on_shared_loop
 
+from .background import run_soon
 from .messages import TITLE_CHARS, _title_from
 from .summaries import _collect
 
@@ -43,7 +44,7 @@ def request_title(conversation_id: object) -> None:
     """Queues a title for the conversation (Celery queue `chat`) after this transaction."""
     from conversations.tasks import title_conversation
 
-    transaction.on_commit(lambda: title_conversation.delay(str(conversation_id)))
+    transaction.on_commit(lambda: run_soon(title_conversation, str(conversation_id)))
 
 
 def conversation_title(*, conversation_id: uuid.UUID | str) -> str | None:
