@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from accounts.models import User
 from conversations import selectors
@@ -302,7 +302,8 @@ def import_bytes(*, user: User, raw: bytes, job: ImportJob | None = None) -> tup
             parsed = parse(item)
             conversation_import(user=user, parsed=parsed, bot=bots.pick(parsed.bot))
             imported += 1
-        except (Invalid, AttributeError, TypeError):
+        except (Invalid, AttributeError, TypeError, ValueError, OverflowError, DatabaseError):
+            # The conversation's transaction rolled back: nothing of it was written.
             skipped += 1
         if job is not None and (time.monotonic() - last_report > 0.5 or index == len(items)):
             last_report = time.monotonic()

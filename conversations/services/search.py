@@ -41,32 +41,34 @@ def conversations_search(
     query = clean_query(query)
     if not query:
         return conversations.none()
+    mine = Message.objects.filter(conversation__owner=user, superseded_at__isnull=True)
     visible = Message.objects.filter(conversation=OuterRef("pk"), superseded_at__isnull=True)
     if is_postgres():
         ts = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
-        matching = visible.annotate(
-            fts=SearchVector("content", config=SEARCH_CONFIG)
-        ).filter(fts=ts)
-        snippet = matching.annotate(
+        vector = SearchVector("content", config=SEARCH_CONFIG)
+        # Which conversations match comes from the GIN index over message text (migration
+        # 0004); the snippet is only worked out for the rows on the page being shown.
+        matching = mine.annotate(fts=vector).filter(fts=ts).values("conversation_id")
+        snippet = visible.annotate(fts=vector).filter(fts=ts).annotate(
             headline=SearchHeadline(
                 "content", ts, config=SEARCH_CONFIG, start_sel=START, stop_sel=STOP,
                 max_words=30, min_words=12, short_word=2, highlight_all=False,
             )
         ).order_by("created_at").values("headline")[:1]
         titled = conversations.annotate(title_fts=SearchVector("title", config=SEARCH_CONFIG))
-        return titled.annotate(snippet_raw=Subquery(snippet)).filter(
-            Q(title_fts=ts) | Q(snippet_raw__isnull=False)
+        return titled.filter(Q(title_fts=ts) | Q(pk__in=matching)).annotate(
+            snippet_raw=Subquery(snippet)
         )
     words = query.split()[:10]
     match = Q()
-    for word in words:
-        match &= Q(content__icontains=word)
-    first = visible.filter(match).order_by("created_at").values("content")[:1]
     title_match = Q()
     for word in words:
+        match &= Q(content__icontains=word)
         title_match &= Q(title__icontains=word)
-    return conversations.annotate(snippet_raw=Subquery(first)).filter(
-        title_match | Q(snippet_raw__isnull=False)
+    matching = mine.filter(match).values("conversation_id")
+    first = visible.filter(match).order_by("created_at").values("content")[:1]
+    return conversations.filter(title_match | Q(pk__in=matching)).annotate(
+        snippet_raw=Subquery(first)
     )
 
 
