@@ -33,7 +33,8 @@ class ImageSerializer(serializers.Serializer):
 
 class ImageJobSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    # A plain string in the schema: a second enum named "status" would collide with messages'.
+    status = serializers.CharField(help_text="queued, running, done or failed")
     progress = serializers.IntegerField(help_text="0-100")
     prompt = serializers.CharField()
     revised_prompt = serializers.CharField(allow_blank=True)
