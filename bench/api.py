@@ -128,6 +128,7 @@ async def read_sse(r: httpx.Response, s: ApiStream) -> None:
     """Reads one reply's events: `snapshot` (text so far), `delta`s in sequence, then `done`."""
     buffer = b""
     seq: int | None = None
+    done = False
     async for data in r.aiter_bytes():
         at = clock()
         buffer += data
@@ -143,7 +144,9 @@ async def read_sse(r: httpx.Response, s: ApiStream) -> None:
                 continue
             s.events += 1
             event = json.loads("\n".join(payload))
-            if kind == "snapshot":
+            if done:
+                s.fail(f"{kind!r} event after done")
+            elif kind == "snapshot":
                 if seq is not None:
                     s.fail(f"second snapshot after seq {seq}: deltas were lost")
                 seq = event["seq"]
@@ -159,13 +162,16 @@ async def read_sse(r: httpx.Response, s: ApiStream) -> None:
                 seq = event["seq"]
                 s.add(at, event["text"])
             elif kind == "done":
+                # Read on to the end of the response, as an SSE client does: leaving at `done`
+                # races the server's own clean-up (see bench/README.md, the SSE path).
+                done = True
                 s.t_end = at
                 if event.get("status") != "complete":
                     s.fail(f"reply {event.get('status')}: {event.get('error')}")
-                return
             else:
                 s.fail(f"unexpected {kind!r} event")
-    s.fail("stream closed before done")
+    if not done:
+        s.fail("stream closed before done")
 
 
 async def openai_chat(client: openai.AsyncOpenAI, s: ApiStream, model: str) -> None:
