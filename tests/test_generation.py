@@ -198,3 +198,42 @@ async def test_a_given_history_replaces_the_conversations(user, openai_bot, fake
     await live.task
     sent_messages = fake_openai.requests[-1]["body"]["messages"]
     assert sent_messages == [{"role": "system", "content": "You are a test bot."}, *history]
+
+
+async def test_checkpoints_in_the_cache_cost_no_writes_and_survive_the_process(
+    user, openai_bot, fake_openai, settings, monkeypatch
+):
+    """With CHATLAB_CHECKPOINTS=cache (production, Redis) a reply's writes stay the same
+    however long it runs, and the sweep saves the text so far of one whose process died."""
+    from datetime import UTC, datetime
+
+    from django.core.cache import cache
+
+    from conversations.services.generation import checkpoint_key
+
+    settings.CHATLAB_CHECKPOINTS = "cache"
+    settings.CHATLAB_CHECKPOINT_SECONDS = 0.2
+    settings.CHATLAB_CHECKPOINT_GROWTH = 1.0  # a checkpoint every 0.2 s
+    fake_openai.configure(rate=50, tokens=60)  # 1.2 s: about five checkpoints
+    sent = await sync_to_async(message_send)(
+        user=user, content="cached", bot_slug="gpt", reply_status=Message.Status.STREAMING
+    )
+    with WriteCounter() as counter:
+        live = runner().start(sent.reply.pk, sent.conversation.pk)
+        await asyncio.sleep(0.7)
+        midway = await cache.aget(checkpoint_key(sent.reply.pk))
+        assert midway and midway.startswith("Echo: cached")
+        assert (await Message.objects.aget(pk=sent.reply.pk)).content == ""
+        await live.task
+    assert counter.count("conversations_message") == 1  # the final save only
+
+    # A reply whose process died mid-way: the sweep keeps the text the cache holds.
+    settings.CHATLAB_STALE_REPLY_SECONDS = 5
+    monkeypatch.setattr("conversations.services.sweep.PING_WAIT_SECONDS", 0.2)
+    orphan = await sync_to_async(message_send)(user=user, content="orphan")
+    await Message.objects.filter(pk=orphan.reply.pk).aupdate(
+        status="streaming", updated_at=datetime.fromtimestamp(time.time() - 60, UTC))
+    await cache.aset(checkpoint_key(orphan.reply.pk), "Echo: orphan lorem", 60)
+    assert await sweep_interrupted_replies() == 1
+    reply = await Message.objects.aget(pk=orphan.reply.pk)
+    assert reply.status == "failed" and reply.content == "Echo: orphan lorem"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from chatlab_site import env
 
+from .base import REDIS_URL
+
 # The longest message a person may send, in characters.
 CHATLAB_MAX_MESSAGE_CHARS = env.integer("CHATLAB_MAX_MESSAGE_CHARS", 32_000, minimum=1)
 # Deltas after the first are coalesced into frames of this many milliseconds.
@@ -12,6 +14,12 @@ CHATLAB_COALESCE_MS = env.integer("CHATLAB_COALESCE_MS", 50, minimum=0)
 # times longer, so a reply costs a handful of writes however long it runs.
 CHATLAB_CHECKPOINT_SECONDS = env.decimal("CHATLAB_CHECKPOINT_SECONDS", 30.0, minimum=0.1)
 CHATLAB_CHECKPOINT_GROWTH = env.decimal("CHATLAB_CHECKPOINT_GROWTH", 4.0, minimum=1.0)
+# Where those checkpoints go: "cache" (Redis) keeps a reply's database writes at a handful
+# however long it runs, and the sweep saves the text from there if its process dies;
+# "database" writes each one to the message. Embedded mode's cache dies with its process.
+CHATLAB_CHECKPOINTS = env.choice(
+    "CHATLAB_CHECKPOINTS", ("cache", "database"), "cache" if REDIS_URL else "database"
+)
 # Hard limit on one reply, start to finish.
 CHATLAB_REPLY_TIMEOUT = env.integer("CHATLAB_REPLY_TIMEOUT", 600, minimum=10)
 # A pending or streaming reply that no process owns for this long is marked interrupted.

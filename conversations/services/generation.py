@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import RolePolicy
@@ -197,6 +198,21 @@ async def _finish(
     await live.fanout.close()
 
 
+def checkpoint_key(message_id: object) -> str:
+    return f"chatlab:reply-text:{message_id}"
+
+
+async def checkpoint_save(message_id: str, text: str) -> None:
+    if settings.CHATLAB_CHECKPOINTS == "cache":
+        # Kept a little longer than any reply may run, for the sweep to find.
+        ttl = settings.CHATLAB_REPLY_TIMEOUT + 2 * settings.CHATLAB_STALE_REPLY_SECONDS
+        await cache.aset(checkpoint_key(message_id), text, timeout=ttl)
+        return
+    await Message.objects.filter(pk=message_id, status__in=Message.ACTIVE).aupdate(
+        content=text, status=Message.Status.STREAMING, updated_at=timezone.now()
+    )
+
+
 class _Checkpoints:
     """Saves a growing reply now and then: first after CHECKPOINT_SECONDS, each next one
     CHECKPOINT_GROWTH times later, so a reply costs a few writes however long it is."""
@@ -206,7 +222,7 @@ class _Checkpoints:
         self.coalescer = coalescer
         self.interval = settings.CHATLAB_CHECKPOINT_SECONDS
         self.due = time.monotonic() + self.interval
-        self.task: asyncio.Task[int] | None = None
+        self.task: asyncio.Task[None] | None = None
 
     def maybe_save(self) -> None:
         now = time.monotonic()
@@ -215,10 +231,7 @@ class _Checkpoints:
         self.interval *= settings.CHATLAB_CHECKPOINT_GROWTH
         self.due = now + self.interval
         self.task = asyncio.create_task(
-            Message.objects.filter(pk=self.message_id, status__in=Message.ACTIVE).aupdate(
-                content=self.coalescer.received_text(), status=Message.Status.STREAMING,
-                updated_at=timezone.now(),
-            )
+            checkpoint_save(self.message_id, self.coalescer.received_text())
         )
 
     async def drain(self) -> None:

@@ -9,13 +9,14 @@ from datetime import timedelta
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
 from conversations.models import Message
 
 from .fanout import GROUP_EVENT, conversation_group
-from .generation import INTERRUPTED
+from .generation import INTERRUPTED, checkpoint_key
 from .payloads import message_payload
 from .runner import CONTROL_GROUP
 
@@ -67,7 +68,17 @@ async def sweep_interrupted_replies() -> int:
     orphans = set(stale) - await _alive(stale)
     if not orphans:
         return 0
-    count = await Message.objects.filter(_stale(), pk__in=orphans).aupdate(
+    # What a checkpoint kept in the cache is saved with the verdict: the text so far is not lost.
+    saved = await cache.aget_many([checkpoint_key(pk) for pk in orphans])
+    count = 0
+    for pk in orphans:
+        text = saved.get(checkpoint_key(pk))
+        if text:
+            count += await Message.objects.filter(_stale(), pk=pk).aupdate(
+                status=Message.Status.FAILED, error=INTERRUPTED, content=text,
+                updated_at=timezone.now(),
+            )
+    count += await Message.objects.filter(_stale(), pk__in=orphans).aupdate(
         status=Message.Status.FAILED, error=INTERRUPTED, updated_at=timezone.now()
     )
     if count:
