@@ -18,15 +18,17 @@ from prompt_toolkit.history import FileHistory
 
 from . import config, images, render
 from . import history as history_commands
-from .api import ApiError, Client
+from .api import ApiError, Client, HistoryClient
 
 TITLE_CHARS = 60
 EXIT_WORDS = {"/exit", "/quit"}
+# "/edit new text": replaces the last message sent in this session and asks again.
+EDIT_COMMAND = "/edit "
 
 
 def _client() -> Client:
     settings = config.load()
-    return Client(settings.server, settings.token)
+    return HistoryClient(settings.server, settings.token)
 
 
 def cmd_login(args: argparse.Namespace) -> int:
@@ -78,8 +80,13 @@ def _title(text: str) -> str:
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
 
 
-def _say(client: Client, conversation_id: str, text: str) -> None:
-    sent = client.send(conversation_id, text, client_id=str(uuid.uuid4()))
+def _say(client: Client, conversation_id: str, text: str, edit_of: str | None = None) -> str:
+    """Sends (or, with ``edit_of``, edits the last message) and streams the reply; returns the
+    id of the message sent."""
+    if edit_of:
+        sent = client.edit(edit_of, text)  # type: ignore[attr-defined]
+    else:
+        sent = client.send(conversation_id, text, client_id=str(uuid.uuid4()))
     reply_id = sent["reply"]["id"]
     reply = render.stream_reply(client.stream(reply_id))
     if reply.interrupted:
@@ -87,11 +94,13 @@ def _say(client: Client, conversation_id: str, text: str) -> None:
         render.console.print("[dim](stopped)[/dim]")
     elif reply.done and reply.done.get("status") == "failed":
         render.errors.print(f"[red]The reply failed: {reply.done.get('error') or 'unknown'}[/red]")
+    return sent["message"]["id"]
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
     with _client() as client:
         conversation_id = None
+        last_sent: str | None = None
         if args.continue_id:
             conversation = client.conversation(args.continue_id)
             conversation_id = conversation["id"]
@@ -105,8 +114,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
                                code="unknown_bot")
             render.console.print(f"Chatting as {me['email']}"
                                  f"{' with ' + args.bot if args.bot else ''}.")
-        render.console.print("[dim]Enter sends; Ctrl-C stops a reply; Ctrl-D or /exit quits."
-                             "[/dim]")
+        render.console.print("[dim]Enter sends; /edit TEXT rewrites your last message; Ctrl-C "
+                             "stops a reply; Ctrl-D or /exit quits.[/dim]")
         config.config_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
         session: PromptSession[str] = PromptSession(
             history=FileHistory(str(config.history_path())))
@@ -121,11 +130,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 return 0
             if not text:
                 continue
+            editing = text.startswith(EDIT_COMMAND)
+            if editing and last_sent is None:
+                render.errors.print("chatlab: nothing sent in this session to edit", markup=False)
+                continue
             try:
                 if conversation_id is None:
                     created = client.conversation_create(bot=args.bot, title=_title(text))
                     conversation_id = created["id"]
-                _say(client, conversation_id, text)
+                if editing:
+                    text = text[len(EDIT_COMMAND):].strip()
+                    last_sent = _say(client, conversation_id, text, edit_of=last_sent)
+                else:
+                    last_sent = _say(client, conversation_id, text)
             except KeyboardInterrupt:
                 render.console.print("[dim](interrupted)[/dim]")
             except ApiError as exc:

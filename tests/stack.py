@@ -174,6 +174,8 @@ def stack(tmp_path: Path, *, postgres: bool, redis: bool, **extra_env: str) -> I
         SECRET_KEY=secrets.token_urlsafe(60),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         CHATLAB_HTTPS="false",
+        # Model-written titles would take answers scripted for replies (tests/settings.py).
+        CHATLAB_AUTO_TITLES="false",
         CHATLAB_DATA_DIR=str(tmp_path / "data"),
         STATIC_ROOT=str(tmp_path / "static"),
         PYTHONUNBUFFERED="1",

@@ -134,3 +134,31 @@ def test_import_shows_the_outcome_and_the_conversations_appear(page: Page, site:
         page.goto("/import/")
         page.locator("#export-json").click()
     assert download.value.suggested_filename == "chatlab-history.json"
+
+
+@playwright_test
+def test_edit_the_last_message_and_see_the_previous_version(page: Page, site: Site) -> None:
+    page.goto("/")
+    wait_socket(page)
+    page.locator("#conversation-list a", has_text="Garden plans").click()
+    page.wait_for_url(CONVERSATION_URL)
+    wait_socket(page)
+    question = page.locator("#messages article.message.user").last
+    question.get_by_role("button", name="Edit").click()
+    question.locator(".edit-form textarea").fill("When do I plant beans?")
+    question.locator(".edit-form button[type=submit]").click()
+    expect(page.locator("#messages article.message.user .body").last).to_have_text(
+        "When do I plant beans?")
+    reply = page.locator("#messages article.message.assistant").last
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(reply).to_contain_text("Demo reply")
+    expect(page.locator("#messages")).not_to_contain_text("After the frost.")
+    page.reload()
+    wait_socket(page)
+    versions = page.locator("#messages article.message.user .versions").last
+    versions.locator("summary").click()
+    expect(versions).to_contain_text("When do I plant tomatoes?")
+    expect(versions.locator(".answer")).to_contain_text("After the frost.")
+    answer_versions = page.locator("#messages article.message.assistant .versions")
+    expect(answer_versions).to_have_count(0)  # the new question has one reply so far
+    assert page.evaluate("window.pwned") is None

@@ -53,3 +53,35 @@ def test_a_refused_import_is_one_line(site: Site, tmp_path: Path) -> None:  # no
     missing = site.run("import", str(tmp_path / "nope.json"))
     assert missing.returncode == 1 and "cannot read" in missing.stderr
     assert site.run("restore", "00000000-0000-0000-0000-000000000000").returncode == 1
+
+
+def test_edit_in_a_chat_keeps_the_earlier_version(site: Site) -> None:  # noqa: F811
+    import pexpect
+
+    from tests.test_cli import CHATLAB, PROMPT, shown
+
+    child = pexpect.spawn(CHATLAB, ["chat"], env=site.env(), encoding="utf-8", timeout=30,
+                          dimensions=(40, 120))
+    child.expect(PROMPT)
+    child.sendline("/edit too early")
+    child.expect("nothing sent in this session to edit")
+    child.expect(PROMPT)
+    child.sendline("first wording of the question")
+    child.expect(shown("def", "greet"))
+    child.expect(PROMPT)
+    child.sendline("/edit second wording of the question")
+    child.expect(shown("second", "wording"))
+    child.expect(shown("def", "greet"))
+    child.expect(PROMPT)
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    rows = site.stack.shell(
+        "from conversations.models import Message\n"
+        "m = Message.objects.filter(content__endswith='wording of the question')"
+        ".order_by('created_at')\n"
+        "print([(x.content.split()[0], x.superseded_at is not None, str(x.replaces_id or '')[:4])"
+        " for x in m])"
+    ).strip().splitlines()[-1]
+    assert rows.startswith("[('first', True, ''), ('second', False, '")

@@ -217,7 +217,7 @@ def test_editing_the_last_message_keeps_the_old_one_as_a_previous_version(api, u
     visible = api.get(f"/api/v1/conversations/{conversation.pk}/messages/").json()["results"]
     assert [m["content"] for m in visible][:1] == ["Soup for four?"] and len(visible) == 2
     versions = api.get(f"/api/v1/messages/{new_id}/versions/").json()
-    assert [v["content"] for v in versions] == ["Soup for two?"]
+    assert [(v["content"], v["answer"]) for v in versions] == [("Soup for two?", "Yes.")]
     # The old question can no longer be edited; an empty edit is refused.
     assert api.post(f"/api/v1/messages/{asked.pk}/edit/", {"content": "x"},
                     format="json").status_code == 409

@@ -3,8 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from django.core.validators import RegexValidator
 from django.utils.html import escape
 
 from conversations.models import Bot, Conversation, ImportJob, Message
@@ -104,13 +106,16 @@ class ConversationUpdateSerializer(StrictBodySerializer):
 
 
 class EditSerializer(StrictBodySerializer):
-    content = StrictCharField(trim_whitespace=False, allow_blank=True, max_length=1_000_000)
+    content = StrictCharField(trim_whitespace=False, max_length=1_000_000,
+                              validators=[RegexValidator(r"\S", "Write something first.")])
 
 
 class VersionSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    content = serializers.CharField()
+    content = serializers.CharField(allow_blank=True)
     status = serializers.CharField()
+    answer = serializers.CharField(required=False, allow_blank=True,
+                                   help_text="For an earlier question: the reply it got.")
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
@@ -120,8 +125,13 @@ class ImportJobSerializer(serializers.ModelSerializer):
                   "skipped", "error", "created_at", "updated_at"]
 
 
+@extend_schema_field({"type": "string", "format": "binary", "minLength": 1})
+class NonEmptyFileField(serializers.FileField):
+    """A file with something in it (browsers and clients drop an empty part altogether)."""
+
+
 class ImportUploadSerializer(StrictBodySerializer):
-    file = serializers.FileField(help_text="A Chatlab JSON export or ChatGPT's conversations.json")
+    file = NonEmptyFileField(help_text="A Chatlab JSON export or ChatGPT's conversations.json")
 
 
 class MessageSerializer(serializers.ModelSerializer):

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -35,6 +36,17 @@ from . import serializers as s
 ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer,
           404: s.ErrorSerializer, 409: s.ErrorSerializer, 413: s.ErrorSerializer,
           429: s.ErrorSerializer}
+
+
+class Pages(PageNumberPagination):
+    """`?page=` must be a page number (an empty or other value is a 404, as a page past the
+    end is)."""
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        page = request.query_params.get(self.page_query_param)
+        if page is not None and not page.isdigit():
+            raise ChatError("not_found", "Invalid page.", status=404)
+        return super().paginate_queryset(queryset, request, view)
 
 
 def _not_found() -> ChatError:
@@ -85,6 +97,7 @@ def _flag(request: Request, name: str) -> bool | None:
 
 
 class ConversationList(generics.ListAPIView):
+    pagination_class = Pages
     # One shape with or without a search (highlights are then the plain escaped title and "").
     serializer_class = s.SearchResultSerializer
 
@@ -171,6 +184,7 @@ class ConversationRestore(APIView):
 
 class TrashList(generics.ListAPIView):
     serializer_class = s.TrashedConversationSerializer
+    pagination_class = Pages
 
     def get_queryset(self) -> Any:
         return selectors.trashed_conversations(self.request.user)
@@ -180,7 +194,8 @@ class TrashList(generics.ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(responses={204: None, **ERRORS}, summary="Empty the trash for good")
+    @extend_schema(responses={204: None, **ERRORS}, summary="Empty the trash for good",
+                   operation_id="trash_empty")
     def delete(self, request: Request) -> Response:
         trash.trash_empty(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -238,11 +253,7 @@ class ExportAll(_Exporting):
 class ImportList(APIView):
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request={"multipart/form-data": {
-                       "type": "object", "required": ["file"], "additionalProperties": False,
-                       "properties": {"file": {"type": "string", "format": "binary", "minLength": 1,
-                                               "description": "A Chatlab JSON export or "
-                                                              "ChatGPT's conversations.json"}}}},
+    @extend_schema(request={"multipart/form-data": s.ImportUploadSerializer},
                    responses={202: s.ImportJobSerializer, **ERRORS},
                    summary="Import a Chatlab export or ChatGPT's conversations.json (a background job)")
     def post(self, request: Request) -> Response:

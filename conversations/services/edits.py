@@ -85,6 +85,11 @@ def previous_versions(messages: list[Message]) -> dict[str, list[dict[str, str]]
     for m in messages:
         if m.role == Message.Role.ASSISTANT and m.superseded_at is not None:
             old_replies.setdefault(m.reply_to_id, []).append(m)
+    # The last reply each message got, so an earlier question is shown with its answer.
+    answers: dict[object, Message] = {}
+    for m in messages:
+        if m.role == Message.Role.ASSISTANT and m.reply_to_id is not None:
+            answers[m.reply_to_id] = m
     versions: dict[str, list[dict[str, str]]] = {}
     # A user message's versions: follow `replaces` back. A reply's: the superseded replies to
     # the same user message.
@@ -101,10 +106,16 @@ def previous_versions(messages: list[Message]) -> dict[str, list[dict[str, str]]
         else:
             chain = old_replies.get(m.reply_to_id, [])
         if chain:
-            versions[str(m.pk)] = [
-                {"id": str(v.pk), "content": v.content, "status": v.status} for v in chain
-            ]
+            versions[str(m.pk)] = [_version(v, answers) for v in chain]
     return versions
+
+
+def _version(message: Message, answers: dict[object, Message]) -> dict[str, str]:
+    version = {"id": str(message.pk), "content": message.content, "status": message.status}
+    answer = answers.get(message.pk) if message.role == Message.Role.USER else None
+    if answer is not None:
+        version["answer"] = answer.content
+    return version
 
 
 def conversation_thread(conversation: Conversation) -> tuple[list[Message], dict[str, list]]:

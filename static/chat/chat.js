@@ -49,6 +49,12 @@
       item.className = "version";
       item.textContent = v.content || v.status;
       box.append(item);
+      if (v.answer) {
+        const answer = document.createElement("div");
+        answer.className = "version answer";
+        answer.innerHTML = window.renderMarkdown(v.answer);
+        box.append(answer);
+      }
     }
     view.el.append(box);
   }
