@@ -20,6 +20,11 @@ os.environ.pop("CELERY_BROKER_URL", None)
 
 from chatlab_site.settings import *  # noqa: E402,F401,F403
 
+# The in-process suite keeps one plain connection (pytest-django's transactions); the daphne and
+# Celery processes the multi-process tests start use the production pool.
+if DATABASES["default"].get("OPTIONS", {}).pop("pool", None) is not None:  # noqa: F405
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CHATLAB_DEMO_TOKENS_PER_SECOND = 0
 # In-process tests keep the socket's writes on the shared thread: a pool thread's connection

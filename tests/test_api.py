@@ -258,3 +258,37 @@ def test_the_schema_and_docs_are_served(client):
     schema = client.get("/api/schema/")
     assert schema.status_code == 200 and b"/api/v1/messages/{message_id}/stream/" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_stream_on_the_process_writing_the_reply_reads_it_directly(
+    user, openai_bot, fake_openai, monkeypatch
+):
+    """The reply runs on this event loop: the SSE stream is fed by its writer, and nothing of it
+    goes through the channel layer (no group publish, no snapshot request)."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    published: list[str] = []
+    real_group_send = layer.group_send
+
+    async def counting(group, message):
+        published.append(group)
+        return await real_group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", counting)
+    fake_openai.configure(rate=100, tokens=30)
+    raw = await sync_to_async(api_token_create)(user=user, name="sse")
+    headers = {"Authorization": f"Bearer {raw[1]}"}
+    client = AsyncClient()
+    conversation = await sync_to_async(ConversationFactory)(owner=user, bot=openai_bot)
+    sent = await client.post(f"/api/v1/conversations/{conversation.pk}/messages/",
+                             {"content": "local"}, content_type="application/json", headers=headers)
+    events = sse_events(await read_stream(client, sent.json()["stream_url"], headers))
+    assert [k for k, _ in events][0] == "snapshot" and events[-1][0] == "done"
+    deltas = [d["seq"] for k, d in events if k == "delta"]
+    assert deltas == list(range(events[0][1]["seq"] + 1, events[0][1]["seq"] + 1 + len(deltas)))
+    reply = await Message.objects.aget(pk=sent.json()["reply"]["id"])
+    text = events[0][1]["content"] + "".join(d["text"] for k, d in events if k == "delta")
+    assert text == reply.content and reply.status == "complete"
+    assert published == []

@@ -16,6 +16,16 @@ if DATABASE_URL:
             conn_health_checks=True,
         )
     }
+    # Under ASGI every request's sync code may run on a thread of its own, and a persistent
+    # connection per thread piles up until PostgreSQL refuses more. A pool per process (psycopg's)
+    # bounds them and still saves the connect per request.
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.boolean("DATABASE_POOL", True):
+        DATABASES["default"].update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=False)
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": env.integer("DATABASE_POOL_MAX_SIZE", 20, minimum=1),
+            "timeout": 10,
+        }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

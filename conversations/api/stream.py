@@ -28,7 +28,8 @@ from conversations import selectors
 from conversations.models import Message
 from conversations.services.fanout import GROUP_EVENT, conversation_group
 from conversations.services.payloads import message_payload
-from conversations.services.runner import request_snapshots
+from conversations.services.generation import LiveReply
+from conversations.services.runner import request_snapshots, runner
 
 # Without any event for this long the stream re-reads the message, in case its writer died.
 IDLE_CHECK_SECONDS = 5.0
@@ -70,11 +71,59 @@ async def message_stream(request: HttpRequest, message_id: str) -> HttpResponse:
     return response
 
 
+class _LocalSink:
+    """This stream as a reader of a reply written on the same event loop."""
+
+    def __init__(self) -> None:
+        self.channel_name = f"sse.local.{id(self)}"
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        self.queue.put_nowait(event)
+
+
+async def _local_events(message: Message, live: LiveReply) -> AsyncIterator[bytes]:
+    """The reply runs here: read it straight from its writer, no channel layer involved."""
+    sink = _LocalSink()
+    # No await between the snapshot and attaching: no delta can fall between them.
+    snapshot = live.snapshot()
+    live.fanout.local.append(sink)
+    try:
+        seq = snapshot["seq"]
+        yield _sse("snapshot", {"id": snapshot["id"], "seq": seq,
+                                "content": snapshot["content"], "status": snapshot["status"]})
+        while True:
+            try:
+                event = await asyncio.wait_for(sink.queue.get(), IDLE_CHECK_SECONDS)
+            except TimeoutError:
+                fresh = await Message.objects.filter(pk=message.pk).afirst()
+                if fresh is None or not fresh.is_active:
+                    if fresh is not None:
+                        yield _final(fresh)
+                    return
+                yield b": still writing\n\n"
+                continue
+            if event["kind"] == "delta" and event["seq"] == seq + 1:
+                seq = event["seq"]
+                yield _sse("delta", {"seq": seq, "text": event["text"]})
+            elif event["kind"] == "done":
+                yield _sse("done", event["message"])
+                return
+    finally:
+        with contextlib.suppress(ValueError):
+            live.fanout.local.remove(sink)
+
+
 async def _events(message: Message) -> AsyncIterator[bytes]:
     if not message.is_active:
         yield _final(message)
         return
     key = str(message.pk)
+    live = runner().replies.get(key)
+    if live is not None:
+        async for chunk in _local_events(message, live):
+            yield chunk
+        return
     layer = get_channel_layer()
     channel = await layer.new_channel("sse.")
     group = conversation_group(message.conversation_id)

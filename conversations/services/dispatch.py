@@ -26,7 +26,9 @@ def _web_loop() -> asyncio.AbstractEventLoop | None:
 
 
 async def _start(reply_id: str, conversation_id: str) -> None:
-    runner().start(reply_id, conversation_id)
+    # A REST client reads the reply by attaching to its stream, which asks for it: nothing is
+    # published to the group until someone does.
+    runner().start(reply_id, conversation_id, followed=False)
 
 
 def reply_start_soon(reply_id: uuid.UUID | str, conversation_id: uuid.UUID | str) -> None:

@@ -39,16 +39,30 @@ class ReplyFanout:
     the asking socket or the reading of the model's stream.
     """
 
-    def __init__(self, conversation_id: object, direct: DirectSink | None = None) -> None:
+    def __init__(
+        self,
+        conversation_id: object,
+        direct: DirectSink | None = None,
+        *,
+        followed: bool | None = None,
+    ) -> None:
         self.group = conversation_group(conversation_id)
         self.direct = direct
+        # Streams attached in this process (an SSE client of the API): fed like the socket.
+        self.local: list[DirectSink] = []
         self.layer = get_channel_layer()
-        # Without a socket of its own (Celery, REST) every event is for the group.
-        self.followed = direct is None
+        # Without a socket of its own (Celery) every event is for the group, unless the caller
+        # knows its readers will ask (a REST client attaches to the stream and asks).
+        self.followed = direct is None if followed is None else followed
         self._queue: asyncio.Queue[dict[str, Any] | None] | None = None
         self._sender: asyncio.Task[None] | None = None
 
     def follow(self) -> None:
+        self.followed = True
+
+    def detach_direct(self) -> None:
+        """The asking socket is gone: whoever follows from now on does so through the group."""
+        self.direct = None
         self.followed = True
 
     async def send(self, event: dict[str, Any]) -> None:
@@ -57,8 +71,13 @@ class ReplyFanout:
                 await self.direct.deliver(event)
             except Exception:  # a closed socket must not end the reply
                 log.debug("direct delivery failed; the reply goes on", exc_info=True)
-                self.direct = None
-        if self.followed or self.direct is None:
+                self.detach_direct()
+        for sink in tuple(self.local):
+            try:
+                await sink.deliver(event)
+            except Exception:
+                self.local.remove(sink)
+        if self.followed:
             self._publish(event)
 
     def _publish(self, event: dict[str, Any]) -> None:

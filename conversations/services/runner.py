@@ -57,6 +57,7 @@ class ReplyRunner:
         reply: Message | None = None,
         policy: RolePolicy | None = None,
         early: EarlyStart | None = None,
+        followed: bool | None = None,
     ) -> LiveReply:
         key = str(message_id)
         existing = self.replies.get(key)
@@ -66,7 +67,7 @@ class ReplyRunner:
         live = LiveReply(
             message_id=key,
             conversation_id=str(conversation_id),
-            fanout=ReplyFanout(conversation_id, direct),
+            fanout=ReplyFanout(conversation_id, direct, followed=followed),
             history=history,
             reply=reply,
             policy=policy,
@@ -92,7 +93,7 @@ class ReplyRunner:
         for live in self.replies.values():
             direct = live.fanout.direct
             if direct is not None and direct.channel_name == channel_name:
-                live.fanout.direct = None
+                live.fanout.detach_direct()
 
     def stop_local(self, message_id: str) -> bool:
         live = self.replies.get(message_id)
