@@ -279,3 +279,37 @@ def test_in_the_embedded_mode_follow_ups_do_not_hold_up_the_reply(monkeypatch):
     monkeypatch.setattr(background.threading, "Thread", FakeThread)
     background.run_soon(Task(), "c1")
     assert started == [("bg-summarise_conversation", True)] and ran == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_through_the_real_pipeline_the_provider_gets_a_request_within_the_window(
+        user, openai_bot, fake_openai):
+    """The reply is written by the generation service against the fake OpenAI server: the
+    request it received fits the window, the reply's usage is the provider's own, and the
+    conversation that outgrew the window got a summary from the same model."""
+    from asgiref.sync import sync_to_async
+
+    from conversations.services.runner import runner
+    from tests.fakes.openai_server import Behaviour
+
+    openai_bot.context_window, openai_bot.max_output_tokens = 512, 128
+    await openai_bot.asave()
+    conversation = await sync_to_async(long_conversation)(user, openai_bot, turns=30)
+    fake_openai.script(*[Behaviour(text=f"Summary {i}.") for i in range(8)])
+    sent = await sync_to_async(message_send)(
+        user=user, content="and the answer is?", conversation_id=conversation.pk,
+        reply_status=Message.Status.STREAMING)
+    live = runner().start(sent.reply.pk, sent.conversation.pk)
+    await live.task
+    reply = await Message.objects.aget(pk=sent.reply.pk)
+    assert reply.status == "complete"
+    asked = [r["body"] for r in fake_openai.requests if r["body"]["max_tokens"] == 128]
+    assert len(asked) == 1
+    counter = counter_for(openai_bot.model)
+    assert prompt_tokens(counter, asked[0]["messages"]) + 128 <= 512
+    assert asked[0]["messages"][-1]["content"] == "and the answer is?"
+    assert reply.prompt_tokens is not None and reply.completion_tokens is not None
+    summarised = [r for r in fake_openai.requests if r["body"]["max_tokens"] != 128]
+    assert summarised  # the summary was asked of the same model
+    await conversation.arefresh_from_db()
+    assert conversation.summary.startswith("Summary ")
