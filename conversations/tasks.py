@@ -45,9 +45,9 @@ def run_import(job_id: str) -> str:
     return import_job_run(job_id=job_id)
 
 
-# Named outside conversations.tasks.* so that the route for that pattern (maintenance) does not
-# apply: titles are short model calls and go to the `chat` queue (DESIGN.md).
-@shared_task(name="conversations.titles.title_conversation", queue="chat", ignore_result=True)
+# Sent with queue="chat" (services/titles.py): titles are short model calls, like replies for
+# messengers, not maintenance (DESIGN.md).
+@shared_task(name="conversations.tasks.title_conversation", ignore_result=True)
 def title_conversation(conversation_id: str) -> str | None:
     from .services.titles import conversation_title
 

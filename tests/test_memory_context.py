@@ -313,3 +313,20 @@ async def test_through_the_real_pipeline_the_provider_gets_a_request_within_the_
     assert summarised  # the summary was asked of the same model
     await conversation.arefresh_from_db()
     assert conversation.summary.startswith("Summary ")
+
+
+def test_titles_go_to_the_chat_queue_and_summaries_to_maintenance(monkeypatch, settings):
+    from chatlab_site.celery import app
+    from conversations.services import background
+    from conversations.tasks import summarise_conversation, title_conversation
+
+    calls = []
+    monkeypatch.setattr(background, "INLINE", True)
+    for task in (title_conversation, summarise_conversation):
+        monkeypatch.setattr(task, "apply_async",
+                            lambda args, _t=task, **kw: calls.append((_t.name, kw)))
+    background.run_soon(title_conversation, "c1", queue="chat")
+    background.run_soon(summarise_conversation, "c1")
+    router = app.amqp.router
+    queues = [router.route(kw, name, ("c1",), {})["queue"].name for name, kw in calls]
+    assert queues == ["chat", "maintenance"]

@@ -20,9 +20,10 @@ log = logging.getLogger(__name__)
 INLINE = False
 
 
-def run_soon(task: Any, *args: Any) -> None:
+def run_soon(task: Any, *args: Any, queue: str | None = None) -> None:
+    """``queue`` overrides the task's route (CELERY_TASK_ROUTES) for this call."""
     if not settings.CELERY_TASK_ALWAYS_EAGER or INLINE:
-        task.delay(*args)
+        task.apply_async(args=args, **({"queue": queue} if queue else {}))
         return
 
     def run() -> None:

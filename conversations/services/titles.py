@@ -44,7 +44,8 @@ def request_title(conversation_id: object) -> None:
     """Queues a title for the conversation (Celery queue `chat`) after this transaction."""
     from conversations.tasks import title_conversation
 
-    transaction.on_commit(lambda: run_soon(title_conversation, str(conversation_id)))
+    transaction.on_commit(
+        lambda: run_soon(title_conversation, str(conversation_id), queue="chat"))
 
 
 def conversation_title(*, conversation_id: uuid.UUID | str) -> str | None:
