@@ -4,7 +4,9 @@ import uuid
 
 import pytest
 
-from conversations.models import Message
+from django.utils import timezone
+
+from conversations.models import Conversation, Message
 from conversations.services.errors import ChatError
 from conversations.services.messages import message_send, reply_regenerate
 from tests.factories import BotFactory, ConversationFactory
@@ -114,6 +116,16 @@ def test_regenerating_someone_elses_reply_is_not_found(user, other_user, demo_bo
     with pytest.raises(ChatError) as err:
         reply_regenerate(user=user, message_id=theirs.reply.pk)
     assert err.value.code == "not_found"
+
+
+def test_a_reply_in_the_trash_cannot_be_regenerated(user, demo_bot):
+    sent = message_send(user=user, content="x")
+    Message.objects.filter(pk=sent.reply.pk).update(status="complete")
+    Conversation.objects.filter(pk=sent.conversation.pk).update(deleted_at=timezone.now())
+    with pytest.raises(ChatError) as err:
+        reply_regenerate(user=user, message_id=sent.reply.pk)
+    assert err.value.code == "not_found"
+    assert Message.objects.filter(role="assistant").count() == 1
 
 
 def test_a_retried_send_while_its_reply_runs_gets_the_stored_one(user, demo_bot):

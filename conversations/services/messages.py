@@ -217,7 +217,8 @@ def reply_regenerate(
         old = (
             Message.objects.select_for_update(of=("self",))
             .select_related("conversation__bot__provider")
-            .filter(pk=message_id, conversation__owner=user, role=Message.Role.ASSISTANT)
+            .filter(pk=message_id, conversation__owner=user, role=Message.Role.ASSISTANT,
+                    conversation__deleted_at__isnull=True)
             .first()
         )
         if old is None:
