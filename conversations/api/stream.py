@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -96,12 +97,10 @@ async def _local_events(message: Message, live: LiveReply) -> AsyncIterator[byte
             try:
                 event = await asyncio.wait_for(sink.queue.get(), IDLE_CHECK_SECONDS)
             except TimeoutError:
-                fresh = await Message.objects.filter(pk=message.pk).afirst()
-                if fresh is None or not fresh.is_active:
-                    if fresh is not None:
-                        yield _final(fresh)
+                idle = await _idle(message)
+                yield idle.chunk
+                if idle.ended:
                     return
-                yield b": still writing\n\n"
                 continue
             if event["kind"] == "delta" and event["seq"] == seq + 1:
                 seq = event["seq"]
@@ -144,12 +143,10 @@ async def _events(message: Message) -> AsyncIterator[bytes]:
             try:
                 envelope = await asyncio.wait_for(inbox.get(), IDLE_CHECK_SECONDS)
             except TimeoutError:
-                fresh = await Message.objects.filter(pk=message.pk).afirst()
-                if fresh is None or not fresh.is_active:
-                    if fresh is not None:
-                        yield _final(fresh)
+                idle = await _idle(message)
+                yield idle.chunk
+                if idle.ended:
                     return
-                yield b": still writing\n\n"
                 await request_snapshots([key], channel)
                 continue
             if envelope.get("type") != GROUP_EVENT:
@@ -188,6 +185,23 @@ async def _events(message: Message) -> AsyncIterator[bytes]:
             await receiver
         with contextlib.suppress(Exception):
             await layer.group_discard(group, channel)
+
+
+@dataclass(frozen=True)
+class _Idle:
+    chunk: bytes
+    ended: bool
+
+
+async def _idle(message: Message) -> _Idle:
+    """No event for a while: the saved message if it has ended (its writer may have died
+    without a word), else a comment that keeps the connection open."""
+    fresh = await Message.objects.filter(pk=message.pk).afirst()
+    if fresh is None:
+        return _Idle(b"", ended=True)
+    if not fresh.is_active:
+        return _Idle(_final(fresh), ended=True)
+    return _Idle(b": still writing\n\n", ended=False)
 
 
 def _final(message: Message) -> bytes:
