@@ -109,3 +109,28 @@ async def test_a_resent_first_message_starts_nothing_new(user, openai_bot, fake_
     assert await Message.objects.acount() == 2
     await comm.disconnect()
     await other.disconnect()
+
+
+async def test_the_first_exchange_gets_its_title_as_soon_as_it_is_complete(
+    user, openai_bot, fake_openai, settings, monkeypatch
+):
+    from conversations.services import background
+    from tests.fakes.openai_server import Behaviour
+
+    monkeypatch.setattr(background, "INLINE", True)
+    settings.CHATLAB_AUTO_TITLES = True
+    fake_openai.script(Behaviour(tokens=6), Behaviour(text="Soup for four"))
+    comm = await connect(user)
+    assert (await comm.connect())[0]
+    await comm.send_json_to({"type": "send", "content": "How do I cook soup for four people?",
+                             "bot": "gpt", "client_id": str(uuid.uuid4())})
+    frames = await frames_until(comm, lambda f: f.get("type") == "done")
+    conversation_id = frames[0]["conversation"]
+    for _ in range(50):
+        conversation = await Conversation.objects.aget(pk=conversation_id)
+        if conversation.title != "How do I cook soup for four people?":
+            break
+        await asyncio.sleep(0.1)
+    assert conversation.title == "Soup for four"
+    assert fake_openai.requests[-1]["body"]["max_tokens"] == 24  # the title request
+    await comm.disconnect()

@@ -57,6 +57,15 @@ class LiveReply:
     early: EarlyStart | None = field(default=None, repr=False)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
+    @property
+    def answers_first_message(self) -> bool:
+        """Whether this reply completes a conversation's first exchange (known without a
+        query: its caller brought a history of just that message)."""
+        if self.early is not None:
+            return True
+        history = self.history
+        return history is not None and len(history) == 1 and type(history) is list
+
     def snapshot(self) -> dict[str, Any]:
         c = self.coalescer
         return {
@@ -185,6 +194,12 @@ async def _finish(
     if saved:
         for name, value in fields.items():
             setattr(reply, name, value)
+        if (outcome.status == Message.Status.COMPLETE and live.answers_first_message
+                and settings.CHATLAB_AUTO_TITLES):
+            # The first exchange is complete: time for a real title (queued, never awaited).
+            from .titles import request_title
+
+            await sync_to_async(request_title)(live.conversation_id)
     if final is None:
         return
     await live.fanout.send(
