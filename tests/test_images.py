@@ -213,10 +213,16 @@ def test_a_job_runs_once_even_when_delivered_twice(user, demo_images):
 
 
 def test_in_the_embedded_mode_a_job_runs_beside_the_request(transactional_db, client, settings,
-                                                           demo_images):
+                                                           demo_images, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imaging.services import jobs
     from tests.factories import UserFactory
 
     settings.IMAGING_EAGER_IN_THREAD = True
+    # A pool of its own: jobs other tests left running in this process must not queue it.
+    own = ThreadPoolExecutor(max_workers=1)
+    monkeypatch.setattr(jobs, "_executor", own)
     person = UserFactory()
     client.force_login(person)
     job = post_job(client, prompt="a slow cat").json()
@@ -228,6 +234,7 @@ def test_in_the_embedded_mode_a_job_runs_beside_the_request(transactional_db, cl
         time.sleep(0.1)
         job = client.get(job["url"]).json()
     assert job["status"] == "done" and len(job["images"]) == 1
+    own.shutdown(wait=True)
 
 
 def test_the_owner_gets_the_media_url_and_the_gallery(logged_in, user, demo_images):
