@@ -50,7 +50,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             _token, new_token = api_token_create(user=request.user, name=form.cleaned_data["name"])
             form = TokenForm()
     context = {
-        "allowance": allowance_for(request.user, policy=policy),
+        "allowance": allowance_for(request.user, policy=policy, with_images=True),
         "policy": policy,
         "tokens": ApiToken.objects.filter(user=request.user, revoked_at__isnull=True),
         "form": form,

@@ -364,3 +364,19 @@ def test_admins_see_every_job_and_picture_in_the_admin(client, user, demo_images
     staff = UserFactory(is_staff=True)  # staff without the permission to view images
     client.force_login(staff)
     assert client.get(f"/admin/imaging/imagejob/image/{image.pk}/").status_code == 404
+
+
+def test_todays_images_show_in_the_profile_and_the_api(user, demo_images):
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    image_job_create(user=user, prompt="a lighthouse", count=2)
+    api = APIClient()
+    api.force_authenticate(user)
+    me = api.get("/api/v1/me/").json()
+    assert me["used_today"]["images"] == 2
+    assert me["left_today"]["images_per_day"] == me["limits"]["images_per_day"] - 2
+    page = Client()
+    page.force_login(user)
+    profile = page.get("/accounts/profile/").content.decode()
+    assert "<td>2</td>" in profile.replace(" ", "")

@@ -7,7 +7,7 @@ messages themselves: no counter rows to drift, and no extra write per message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -94,12 +94,23 @@ def usage_today_many(users: list[Any]) -> dict[Any, Usage]:
     return {u.pk: found.get(u.pk, Usage(0, 0)) for u in users}
 
 
-def allowance_for(user: Any, policy: RolePolicy | None = None, usage: Usage | None = None) -> Allowance:
+def allowance_for(
+    user: Any,
+    policy: RolePolicy | None = None,
+    usage: Usage | None = None,
+    *,
+    with_images: bool = False,
+) -> Allowance:
+    """``with_images`` counts today's images too (one more query): for pages that show them,
+    not for the message checks."""
     policy = policy or policy_for(user)
     start = day_start()
+    used = usage if usage is not None else usage_today(user)
+    if with_images:
+        used = replace(used, images=images_used_today(user))
     return Allowance(
         role=policy.role if policy else "user",
-        used=usage if usage is not None else usage_today(user),
+        used=used,
         messages_per_day=policy.messages_per_day if policy else None,
         tokens_per_day=policy.tokens_per_day if policy else None,
         images_per_day=policy.images_per_day if policy else None,

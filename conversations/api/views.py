@@ -57,7 +57,7 @@ class MeView(APIView):
     @extend_schema(responses={200: s.MeSerializer, **ERRORS}, summary="Who I am and what I have left today")
     def get(self, request: Request) -> Response:
         user = request.user
-        allowance = allowance_for(user, policy=policy_for(user))
+        allowance = allowance_for(user, policy=policy_for(user), with_images=True)
         return Response(s.MeSerializer({
             "email": user.email,
             "display_name": user.shown_name,
