@@ -119,6 +119,9 @@ class Conversation(models.Model):
     # context sends in place of those turns once they no longer fit the bot's window.
     summary = models.TextField(_("summary of older turns"), blank=True)
     summary_through = models.DateTimeField(null=True, blank=True)
+    # The language of its latest user message (services.language): replies, titles and
+    # summaries are written in it, and short messages that do not tell fall back to it.
+    language = models.CharField(_("language"), max_length=12, blank=True)
 
     class Meta:
         ordering = ["-updated_at"]
@@ -154,6 +157,8 @@ class Message(models.Model):
     )
     role = models.CharField(max_length=10, choices=Role.choices)
     content = models.TextField(blank=True)
+    # A user message's detected language (services.language); empty on replies.
+    language = models.CharField(_("language"), max_length=12, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETE)
     error = models.CharField(max_length=500, blank=True)
     # The user message an assistant message answers; regenerating adds a new reply to it.

@@ -13,6 +13,7 @@ from asgiref.sync import sync_to_async
 from accounts.models import RolePolicy
 from conversations.models import Conversation, Message
 from conversations.services import first_messages
+from conversations.services.context import language_instruction
 from tests.fakes.openai_server import default_reply
 from tests.test_consumer import connect, frames_until, text_of
 
@@ -133,4 +134,26 @@ async def test_the_first_exchange_gets_its_title_as_soon_as_it_is_complete(
         await asyncio.sleep(0.1)
     assert conversation.title == "Soup for four"
     assert fake_openai.requests[-1]["body"]["max_tokens"] == 24  # the title request
+    await comm.disconnect()
+
+
+async def test_a_first_message_in_russian_is_asked_once_and_answered_in_russian(
+    user, openai_bot, fake_openai, monkeypatch
+):
+    # The store is slow, so the early request surely leaves first; it must still be the one
+    # answered: the language is planned the same way before and after the store.
+    _slow_store(monkeypatch, 0.5)
+    comm = await connect(user)
+    assert (await comm.connect())[0]
+    await comm.send_json_to({"type": "send", "content": "Привет! Как развернуть список в Python?",
+                             "bot": "gpt", "client_id": str(uuid.uuid4())})
+    frames = await frames_until(comm, lambda f: f.get("type") == "done")
+    assert frames[-1]["status"] == "complete"
+    assert len(fake_openai.requests) == 1
+    messages = fake_openai.requests[0]["body"]["messages"]
+    assert messages[0] == {"role": "system", "content": "You are a test bot."}
+    assert messages[1] == {"role": "system", "content": language_instruction("ru")}
+    assert "Russian" in messages[1]["content"]
+    stored = await Message.objects.select_related("conversation").aget(role="user")
+    assert stored.language == "ru" and stored.conversation.language == "ru"
     await comm.disconnect()

@@ -13,6 +13,7 @@ from django.db.backends.utils import CursorWrapper
 
 from conversations.models import Message
 from conversations.services.coalesce import Coalescer
+from conversations.services.context import language_instruction
 from conversations.services.messages import message_send
 from conversations.services.runner import runner
 from conversations.services.sweep import sweep_interrupted_replies
@@ -197,7 +198,8 @@ async def test_a_given_history_replaces_the_conversations(user, openai_bot, fake
     live = runner().start(sent.reply.pk, sent.conversation.pk, history=history)
     await live.task
     sent_messages = fake_openai.requests[-1]["body"]["messages"]
-    assert sent_messages == [{"role": "system", "content": "You are a test bot."}, *history]
+    assert sent_messages == [{"role": "system", "content": "You are a test bot."},
+                             {"role": "system", "content": language_instruction("en")}, *history]
 
 
 async def test_checkpoints_in_the_cache_cost_no_writes_and_survive_the_process(

@@ -167,8 +167,8 @@ def test_outgrowing_the_window_summarises_the_oldest_turns_locally_with_the_demo
     assert conversation.summary_through is not None
     sent.reply.conversation = conversation
     second = build_request(sent.reply)
-    assert second.messages[1]["role"] == "system"
-    assert second.messages[1]["content"].startswith(SUMMARY_PREFIX)
+    assert second.messages[2]["role"] == "system"
+    assert second.messages[2]["content"].startswith(SUMMARY_PREFIX)
     counter = counter_for(demo_bot.model)
     assert prompt_tokens(counter, second.messages) + second.max_tokens <= 1024
     assert len(first.messages) >= 3

@@ -18,6 +18,7 @@ from accounts.models import RolePolicy
 from accounts.services.tokens import api_token_create
 from conversations.api.openai_request import OpenAIError, parse
 from conversations.models import Conversation, Message
+from conversations.services.context import language_instruction
 from tests.fakes.openai_server import FakeOpenAI, default_reply
 from tests.stack import Stack, postgres_available, stack
 
@@ -101,7 +102,9 @@ async def test_a_plain_answer_is_the_models_reply(site: Site, fake: FakeOpenAI) 
     # The bot's system prompt reaches the model first; the caller's own follows.
     sent = fake.requests[-1]["body"]["messages"]
     assert sent[0] == {"role": "system", "content": SYSTEM_PROMPT}
-    assert sent[1:] == [{"role": "system", "content": "Be brief."},
+    # Then the language to answer in (detected from the last user message).
+    assert sent[1] == {"role": "system", "content": language_instruction("en")}
+    assert sent[2:] == [{"role": "system", "content": "Be brief."},
                         {"role": "user", "content": "hello there"}]
 
 
@@ -178,7 +181,7 @@ async def test_calls_are_stored_like_any_other_reply(site: Site, fake: FakeOpenA
     after = counts(site)
     # One conversation with the last user message and the reply; not the whole history.
     assert after == [before[0] + 1, before[1] + 1]
-    assert fake.requests[-1]["body"]["messages"][1:] == [
+    assert fake.requests[-1]["body"]["messages"][2:] == [
         {"role": "user", "content": "first question"},
         {"role": "assistant", "content": "first answer"},
         {"role": "user", "content": "second question"}]

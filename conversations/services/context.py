@@ -18,6 +18,7 @@ from conversations.providers import ChatRequest
 
 from . import tokens
 from .background import run_soon
+from .language import language_name, message_language
 
 # Token counting (tiktoken when its encoding is on this machine, else a stated conservative
 # estimate) lives in tokens.py; these names stay for callers that used them.
@@ -74,13 +75,20 @@ def build_request(
     if isinstance(history, CallerHistory):
         max_tokens = min(max_tokens, history.max_tokens or max_tokens)
         temperature = bot.temperature if history.temperature is None else history.temperature
+    rows = _history_rows(reply, history)
+    # A pure function of the newest user text and the conversation's language, so the early
+    # start (before the store) and the stored reply plan the same request.
+    language = message_language(
+        next((content for role, content in rows if role == "user"), ""), conversation.language
+    )
     plan = plan_context(
         counter_for(bot.model),
         window=bot.context_window,
         max_tokens=max_tokens,
         system_prompt=bot.system_prompt,
         summary=conversation.summary if history is None else "",
-        newest_first=(rows := _history_rows(reply, history)),
+        newest_first=rows,
+        language_line=language_instruction(language),
     )
     if plan.dropped and history is None:
         request_summary(conversation.pk)
@@ -94,6 +102,15 @@ def build_request(
         messages=plan.messages,
         temperature=temperature,
         max_tokens=plan.max_tokens,
+        language=language,
+    )
+
+
+def language_instruction(language: str) -> str:
+    name = language_name(language)
+    return (
+        f"Answer in {name} ({language}), the language of the user's last message, "
+        "unless the user asks for another language."
     )
 
 
@@ -114,11 +131,15 @@ def plan_context(
     system_prompt: str,
     summary: str,
     newest_first: list[tuple[str, str]],
+    language_line: str = "",
 ) -> ContextPlan:
     # The system prompt may take a quarter of the window at most, and the reply gives way so
     # that another quarter is left for the conversation itself.
     system_text = counter.keep_start(system_prompt, window // 4 - MESSAGE_OVERHEAD_TOKENS)
     system = [{"role": "system", "content": system_text}] if system_text else []
+    # After the bot's own prompt, which stays first.
+    if language_line:
+        system.append({"role": "system", "content": language_line})
     used = tokens.REPLY_PRIMING_TOKENS + sum(counter.message(m["content"]) for m in system)
     max_tokens = max(1, min(max_tokens, window - used - window // 4))
     budget = window - max_tokens - used

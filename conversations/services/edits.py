@@ -14,6 +14,7 @@ from conversations import selectors
 from conversations.models import Conversation, Message
 
 from .errors import ChatError
+from .language import message_language
 from . import messages as _messages
 from .messages import _check_bot, _check_quota
 
@@ -63,14 +64,17 @@ def message_edit(
         Message.objects.filter(pk__in=[pk for pk, _, _ in later]).update(
             superseded_at=now, updated_at=now
         )
+        language = message_language(text, old.language or conversation.language)
         message = Message.objects.create(
-            conversation=conversation, role=Message.Role.USER, content=text, replaces=old
+            conversation=conversation, role=Message.Role.USER, content=text, replaces=old,
+            language=language,
         )
         reply = Message.objects.create(
             conversation=conversation, role=Message.Role.ASSISTANT, status=reply_status,
             reply_to=message, model=conversation.bot.model,
         )
-        Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=now, language=language)
+        conversation.language = language
     message.conversation = reply.conversation = conversation
     conversation.owner = user
     return message, reply, superseded

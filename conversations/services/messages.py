@@ -22,6 +22,7 @@ from conversations import selectors
 from conversations.models import Bot, Conversation, Message
 
 from .errors import ChatError
+from .language import message_language
 
 TITLE_CHARS = 60
 
@@ -121,7 +122,8 @@ def _conversation_for_send(
     if not conversation_id:
         bot = _pick_bot(user, bot_slug, policy)
         conversation = Conversation.objects.create(
-            id=new_id or uuid.uuid4(), owner=user, bot=bot, title=_title_from(text)
+            id=new_id or uuid.uuid4(), owner=user, bot=bot, title=_title_from(text),
+            language=message_language(text),
         )
         return conversation, True
     conversation = (
@@ -187,8 +189,11 @@ def _store(
         conversation, created = _conversation_for_send(
             user, conversation_id, bot_slug, text, policy, ids[0] if ids else None
         )
+        # The same text and fallbacks as build_request's, so an early start still matches.
+        language = message_language(text, conversation.language)
         user_message = Message.objects.create(
-            conversation=conversation, role=Message.Role.USER, content=text, client_id=cid
+            conversation=conversation, role=Message.Role.USER, content=text, client_id=cid,
+            language=language,
         )
         reply = Message.objects.create(
             id=ids[1] if ids else uuid.uuid4(),
@@ -200,8 +205,11 @@ def _store(
         )
         if not created:
             now = timezone.now()
-            Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
+            Conversation.objects.filter(pk=conversation.pk).update(
+                updated_at=now, language=language
+            )
             conversation.updated_at = now
+            conversation.language = language
     conversation.owner = user  # already known; spares the generation service a query
     return SentMessage(conversation, user_message, reply, created, is_new=True, policy=policy)
 
@@ -294,10 +302,11 @@ def new_conversations_send(sends: list[NewConversationSend]) -> list[SentMessage
             results[index] = exc
             continue
         conversation_id, reply_id = send.ids or (uuid.uuid4(), uuid.uuid4())
+        language = message_language(text)
         conversation = Conversation(id=conversation_id, owner=send.user, bot=bot,
-                                    title=_title_from(text))
+                                    title=_title_from(text), language=language)
         user_message = Message(conversation=conversation, role=Message.Role.USER, content=text,
-                               client_id=cid)
+                               client_id=cid, language=language)
         reply = Message(id=reply_id, conversation=conversation, role=Message.Role.ASSISTANT,
                         status=send.reply_status, reply_to=user_message, model=bot.model)
         planned.append((index, conversation, user_message, reply))
