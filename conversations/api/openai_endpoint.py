@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -125,7 +125,9 @@ class QueueSink:
 
 
 async def _start(request: HttpRequest) -> tuple[Call, QueueSink, LiveReply]:
-    call = await sync_to_async(_open_call)(request)
+    # channels' variant hands the connection back (to the pool) when the call returns: a
+    # streaming response would otherwise hold it until the whole reply has been sent.
+    call = await database_sync_to_async(_open_call)(request)
     # A direct sink even without streaming: nobody else follows this reply, so it then costs
     # no channel-layer traffic.
     sink = QueueSink(keep=call.params.stream)
@@ -258,7 +260,7 @@ async def models(request: HttpRequest, model: str | None = None) -> HttpResponse
         return OpenAIError(405, "Use GET.", code="method_not_allowed",
                            headers={"Allow": "GET"}).response()
     try:
-        return JsonResponse(await sync_to_async(_list_models)(request, model))
+        return JsonResponse(await database_sync_to_async(_list_models)(request, model))
     except OpenAIError as exc:
         return exc.response()
 

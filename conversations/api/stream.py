@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
@@ -55,15 +55,15 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 async def message_stream(request: HttpRequest, message_id: str) -> HttpResponse:
     if request.method != "GET":
         return _error("method_not_allowed", "Use GET.", 405)
-    user = await sync_to_async(_api_user)(request)
+    user = await database_sync_to_async(_api_user)(request)
     if user is False:
         return _error("authentication_failed", "The API token is invalid or revoked.", 401)
     if user is None:
         return _error("not_authenticated", "Authentication credentials were not provided.", 401)
-    policy = await sync_to_async(policy_for)(user)
+    policy = await database_sync_to_async(policy_for)(user)
     if not api_access_allowed(user, policy):
         return _error("api_access_denied", "Your role does not include API access.", 403)
-    message = await sync_to_async(selectors.message_get)(user, message_id)
+    message = await database_sync_to_async(selectors.message_get)(user, message_id)
     if message is None:
         return _error("not_found", "Not found.", 404)
     response = StreamingHttpResponse(_events(message), content_type="text/event-stream")
