@@ -14,7 +14,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -28,3 +28,19 @@ def on_db_thread(func: Callable[..., Any]) -> Callable[..., Any]:
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chat-db")
     return database_sync_to_async(func, thread_sensitive=False, executor=_pool)
+
+
+def releasing(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Runs func, then hands this thread's database connections back (to the pool) unless a
+    transaction is open around the call (a test's). An async view's sync calls otherwise keep
+    their connection until the response ends: for a streamed reply, the whole reply."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        finally:
+            for conn in connections.all(initialized_only=True):
+                if not conn.in_atomic_block:
+                    conn.close_if_unusable_or_obsolete()
+
+    return run

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -29,6 +29,7 @@ from accounts.roles import policy_for
 from accounts.services.quotas import reply_token_cap
 from accounts.services.tokens import api_token_authenticate
 from conversations import selectors
+from conversations.db_threads import releasing
 from conversations.models import Bot, Message
 from conversations.services.errors import ChatError
 from conversations.services.generation import LiveReply
@@ -125,9 +126,7 @@ class QueueSink:
 
 
 async def _start(request: HttpRequest) -> tuple[Call, QueueSink, LiveReply]:
-    # channels' variant hands the connection back (to the pool) when the call returns: a
-    # streaming response would otherwise hold it until the whole reply has been sent.
-    call = await database_sync_to_async(_open_call)(request)
+    call = await sync_to_async(releasing(_open_call))(request)
     # A direct sink even without streaming: nobody else follows this reply, so it then costs
     # no channel-layer traffic.
     sink = QueueSink(keep=call.params.stream)
@@ -260,7 +259,7 @@ async def models(request: HttpRequest, model: str | None = None) -> HttpResponse
         return OpenAIError(405, "Use GET.", code="method_not_allowed",
                            headers={"Allow": "GET"}).response()
     try:
-        return JsonResponse(await database_sync_to_async(_list_models)(request, model))
+        return JsonResponse(await sync_to_async(releasing(_list_models))(request, model))
     except OpenAIError as exc:
         return exc.response()
 

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
@@ -26,6 +26,7 @@ from accounts.permissions import api_access_allowed
 from accounts.roles import policy_for
 from accounts.services.tokens import api_token_authenticate
 from conversations import selectors
+from conversations.db_threads import releasing
 from conversations.models import Message
 from conversations.services.fanout import GROUP_EVENT, conversation_group
 from conversations.services.payloads import message_payload
@@ -55,15 +56,15 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 async def message_stream(request: HttpRequest, message_id: str) -> HttpResponse:
     if request.method != "GET":
         return _error("method_not_allowed", "Use GET.", 405)
-    user = await database_sync_to_async(_api_user)(request)
+    user = await sync_to_async(releasing(_api_user))(request)
     if user is False:
         return _error("authentication_failed", "The API token is invalid or revoked.", 401)
     if user is None:
         return _error("not_authenticated", "Authentication credentials were not provided.", 401)
-    policy = await database_sync_to_async(policy_for)(user)
+    policy = await sync_to_async(releasing(policy_for))(user)
     if not api_access_allowed(user, policy):
         return _error("api_access_denied", "Your role does not include API access.", 403)
-    message = await database_sync_to_async(selectors.message_get)(user, message_id)
+    message = await sync_to_async(releasing(selectors.message_get))(user, message_id)
     if message is None:
         return _error("not_found", "Not found.", 404)
     response = StreamingHttpResponse(_events(message), content_type="text/event-stream")
