@@ -78,10 +78,10 @@ class MessageInline(admin.TabularInline):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("title", "owner", "bot", "created_at", "updated_at")
+    list_display = ("title", "owner", "bot", "channel", "created_at", "updated_at")
     list_select_related = ("owner", "bot")
     search_fields = ("title", "owner__email")
-    list_filter = ("bot",)
+    list_filter = ("bot", "channel")
     raw_id_fields = ("owner",)
     inlines = [MessageInline]
 

@@ -98,6 +98,18 @@ class Bot(models.Model):
         return self.name
 
 
+class Channel(models.TextChoices):
+    """Where a conversation was started: analytics break usage down by it."""
+
+    WEB = "web", _("web")
+    API = "api", _("REST API")
+    OPENAI = "openai", _("OpenAI-compatible endpoint")
+    TELEGRAM = "telegram", _("Telegram")
+    DISCORD = "discord", _("Discord")
+    SLACK = "slack", _("Slack")
+    IMPORT = "import", _("import")
+
+
 class Conversation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -122,6 +134,8 @@ class Conversation(models.Model):
     # The language of its latest user message (services.language): replies, titles and
     # summaries are written in it, and short messages that do not tell fall back to it.
     language = models.CharField(_("language"), max_length=12, blank=True)
+    channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices,
+                               default=Channel.WEB)
 
     class Meta:
         ordering = ["-updated_at"]

@@ -62,6 +62,8 @@ def test_export_import_export_is_byte_identical(user, demo_bot):
     other = UserFactory()
     assert import_bytes(user=other, raw=original.encode()) == (2, 0)
     assert export_json(exportable(other)) == original
+    assert set(Conversation.objects.filter(owner=other).values_list("channel", flat=True)) == {
+        "import"}
     # The importer's rows are new rows: the original owner's are untouched.
     assert Conversation.objects.filter(owner=user).count() == 2
     assert export_json(exportable(user)) == original

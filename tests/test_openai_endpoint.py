@@ -106,6 +106,12 @@ async def test_a_plain_answer_is_the_models_reply(site: Site, fake: FakeOpenAI) 
     assert sent[1] == {"role": "system", "content": language_instruction("en")}
     assert sent[2:] == [{"role": "system", "content": "Be brief."},
                         {"role": "user", "content": "hello there"}]
+    # The call is kept as a conversation marked as the OpenAI endpoint's.
+    channels = site.stack.shell(
+        "from conversations.models import Conversation\n"
+        "print(*Conversation.objects.filter(owner__email='sdk@example.com')"
+        ".values_list('channel', flat=True).distinct())")
+    assert channels.strip().splitlines()[-1] == "openai"
 
 
 async def test_a_streamed_answer_joins_to_the_same_text_and_ends_with_usage(

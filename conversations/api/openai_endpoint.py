@@ -30,7 +30,7 @@ from accounts.services.quotas import reply_token_cap
 from accounts.services.tokens import api_token_authenticate
 from conversations import selectors
 from conversations.db_threads import releasing
-from conversations.models import Bot, Message
+from conversations.models import Bot, Channel, Message
 from conversations.services.errors import ChatError
 from conversations.services.generation import LiveReply
 from conversations.services.messages import message_send
@@ -103,7 +103,7 @@ def _open_call(request: HttpRequest) -> Call:
     params = parse(body)
     try:
         sent = message_send(user=user, content=params.last_user, bot_slug=params.model,
-                            reply_status=Message.Status.STREAMING)
+                            reply_status=Message.Status.STREAMING, channel=Channel.OPENAI)
     except ChatError as exc:
         raise _chat_error(exc, params.model) from None
     cap = reply_token_cap(policy, sent.conversation.bot.max_output_tokens)

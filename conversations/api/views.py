@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 from accounts.roles import policy_for
 from accounts.services.quotas import allowance_for
 from conversations import selectors
-from conversations.models import Message
+from conversations.models import Channel, Message
 from conversations.services import conversations as conversation_services
 from conversations.services import edits, history_export, history_import, search, trash
 from conversations.services import messages as message_services
@@ -139,7 +139,8 @@ class ConversationList(generics.ListAPIView):
     def post(self, request: Request) -> Response:
         data = _valid(s.ConversationCreateSerializer, request)
         conversation = conversation_services.conversation_create(
-            user=request.user, bot_slug=data.get("bot"), title=data.get("title", "")
+            user=request.user, bot_slug=data.get("bot"), title=data.get("title", ""),
+            channel=Channel.API,
         )
         return Response(s.ConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
 

@@ -8,17 +8,19 @@ from django.utils import timezone
 
 from accounts.models import User
 from conversations import selectors
-from conversations.models import Conversation
+from conversations.models import Channel, Conversation
 
 from .errors import ChatError
 from .messages import _check_bot, _pick_bot
 from .trash import conversation_trash
 
 
-def conversation_create(*, user: User, bot_slug: str | None = None, title: str = "") -> Conversation:
+def conversation_create(*, user: User, bot_slug: str | None = None, title: str = "",
+                        channel: str = Channel.WEB) -> Conversation:
     bot = _pick_bot(user, bot_slug or None)
     _check_bot(user, bot)
-    return Conversation.objects.create(owner=user, bot=bot, title=title.strip()[:200])
+    return Conversation.objects.create(owner=user, bot=bot, title=title.strip()[:200],
+                                       channel=channel)
 
 
 def conversation_rename(*, user: User, conversation_id: uuid.UUID | str, title: str) -> Conversation:

@@ -23,7 +23,7 @@ from django.db import DatabaseError, transaction
 
 from accounts.models import User
 from conversations import selectors
-from conversations.models import Bot, Conversation, ImportJob, Message
+from conversations.models import Bot, Channel, Conversation, ImportJob, Message
 
 from .errors import ChatError
 from .history_export import FORMAT, VERSION
@@ -257,7 +257,8 @@ class _Bots:
 
 @transaction.atomic
 def conversation_import(*, user: User, parsed: ParsedConversation, bot: Bot) -> Conversation:
-    conversation = Conversation.objects.create(owner=user, bot=bot, title=parsed.title)
+    conversation = Conversation.objects.create(owner=user, bot=bot, title=parsed.title,
+                                               channel=Channel.IMPORT)
     Conversation.objects.filter(pk=conversation.pk).update(
         created_at=parsed.created_at, updated_at=parsed.updated_at, pinned_at=parsed.pinned_at,
         archived_at=parsed.archived_at, summary=parsed.summary,

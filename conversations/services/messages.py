@@ -19,7 +19,7 @@ from accounts.services.quotas import (
     usage_today_many,
 )
 from conversations import selectors
-from conversations.models import Bot, Conversation, Message
+from conversations.models import Bot, Channel, Conversation, Message
 
 from .errors import ChatError
 from .language import message_language
@@ -118,12 +118,13 @@ def _conversation_for_send(
     text: str,
     policy: RolePolicy | None,
     new_id: uuid.UUID | None = None,
+    channel: str = Channel.WEB,
 ) -> tuple[Conversation, bool]:
     if not conversation_id:
         bot = _pick_bot(user, bot_slug, policy)
         conversation = Conversation.objects.create(
             id=new_id or uuid.uuid4(), owner=user, bot=bot, title=_title_from(text),
-            language=message_language(text),
+            language=message_language(text), channel=channel,
         )
         return conversation, True
     conversation = (
@@ -150,18 +151,19 @@ def message_send(
     client_id: object = None,
     reply_status: str = Message.Status.PENDING,
     ids: tuple[uuid.UUID, uuid.UUID] | None = None,
+    channel: str = Channel.WEB,
 ) -> SentMessage:
     """Stores the person's message and an empty reply for the generation service to fill.
 
     ``reply_status`` is STREAMING when the caller starts the reply in its own process at once
     (saving a write), PENDING when it hands the reply to a queue. ``ids`` (a new
     conversation's id, the reply's id) are given by a caller that already asked the model
-    under those ids (services.early).
+    under those ids (services.early). ``channel`` marks where a new conversation started.
     """
     text = clean_content(content)
     cid = _parse_client_id(client_id)
     try:
-        return _store(user, text, cid, conversation_id, bot_slug, reply_status, ids)
+        return _store(user, text, cid, conversation_id, bot_slug, reply_status, ids, channel)
     except (ChatError, IntegrityError) as exc:
         # A retried send (same client_id) answers with what the first one stored, even when
         # its reply is still running or the quota is now used up. Only then is it looked up,
@@ -181,13 +183,14 @@ def _store(
     bot_slug: str | None,
     reply_status: str,
     ids: tuple[uuid.UUID, uuid.UUID] | None = None,
+    channel: str = Channel.WEB,
 ) -> SentMessage:
     # The role is read once per send: every check below uses the same policy.
     policy = policy_for(user)
     _check_quota(user, new_message=True, policy=policy)
     with transaction.atomic():
         conversation, created = _conversation_for_send(
-            user, conversation_id, bot_slug, text, policy, ids[0] if ids else None
+            user, conversation_id, bot_slug, text, policy, ids[0] if ids else None, channel
         )
         # The same text and fallbacks as build_request's, so an early start still matches.
         language = message_language(text, conversation.language)
