@@ -197,9 +197,16 @@ async def test_a_given_history_replaces_the_conversations(user, openai_bot, fake
                {"role": "user", "content": "second"}]
     live = runner().start(sent.reply.pk, sent.conversation.pk, history=history)
     await live.task
-    sent_messages = fake_openai.requests[-1]["body"]["messages"]
-    assert sent_messages == [{"role": "system", "content": "You are a test bot."},
-                             {"role": "system", "content": language_instruction("en")}, *history]
+    request = fake_openai.requests[-1]
+    assert request["body"]["messages"] == [
+        {"role": "system", "content": "You are a test bot."},
+        {"role": "system", "content": language_instruction("en")}, *history]
+    # The rest of the body and the provider's key, as the SDK's own create() would send them.
+    assert {k: v for k, v in request["body"].items() if k != "messages"} == {
+        "model": "gpt-4o-mini", "temperature": openai_bot.temperature,
+        "max_tokens": openai_bot.max_output_tokens, "stream": True,
+        "stream_options": {"include_usage": True}}
+    assert request["authorization"] == "Bearer sk-test-secret-key"
 
 
 async def test_checkpoints_in_the_cache_cost_no_writes_and_survive_the_process(

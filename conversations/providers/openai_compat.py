@@ -11,6 +11,9 @@ from functools import cache
 
 import httpx2
 import openai
+from openai._constants import RAW_RESPONSE_HEADER
+from openai._response import AsyncResponseContextManager
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from .base import ChatRequest, ProviderError, Usage
 
@@ -65,14 +68,7 @@ class OpenAICompatibleBackend:
         # itself is read as raw lines. Parsing every chunk into SDK models cost about five times
         # the CPU of json.loads, a third of a web process's CPU at 100 concurrent replies.
         try:
-            async with self.client.chat.completions.with_streaming_response.create(
-                model=request.model,
-                messages=request.messages,  # type: ignore[arg-type]
-                temperature=request.temperature,
-                max_tokens=request.max_tokens,
-                stream=True,
-                stream_options={"include_usage": True},
-            ) as response:
+            async with self._post_streaming(request) as response:
                 usage: Usage | None = None
                 async for line in response.iter_lines():
                     if not line.startswith("data:"):
@@ -102,6 +98,30 @@ class OpenAICompatibleBackend:
                 "The connection to the model provider was lost mid-reply.",
                 code="connection_lost", retryable=True, detail=str(exc)[:500],
             ) from exc
+
+
+    def _post_streaming(self, request: ChatRequest) -> AsyncResponseContextManager[object]:
+        # What `chat.completions.with_streaming_response.create` does, minus its transformation
+        # of the parameters against their TypedDicts: about 0.9 ms of the event loop's CPU per
+        # request (1.38 -> 0.49 ms measured), spent before the request could leave. Our body is
+        # plain JSON already.
+        body = {
+            "model": request.model,
+            "messages": request.messages,
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        call = self.client.post(
+            "/chat/completions",
+            body=body,
+            cast_to=ChatCompletion,
+            options={"headers": {RAW_RESPONSE_HEADER: "stream"}, "security": {"bearer_auth": True}},
+            stream=True,
+            stream_cls=openai.AsyncStream[ChatCompletionChunk],
+        )
+        return AsyncResponseContextManager(call)  # type: ignore[arg-type]
 
 
 def _stream_error(error: object) -> ProviderError:
