@@ -24,6 +24,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("images/", include("imaging.urls")),
+    path("integrations/", include("integrations.urls")),
     # MEDIA_URL: never served as plain files; each path answers its owner only.
     path("media/<path:name>", imaging_views.media_file, name="media"),
     path("", include("conversations.urls")),

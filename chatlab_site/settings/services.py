@@ -74,6 +74,8 @@ CELERY_TASK_ROUTES = {
     "conversations.tasks.generate_reply": {"queue": "chat"},
     "conversations.tasks.*": {"queue": "maintenance"},
     "imaging.tasks.*": {"queue": "images"},
+    # Messenger updates become replies: interactive work, like titles (DESIGN.md).
+    "integrations.tasks.*": {"queue": "chat"},
     "analytics.tasks.*": {"queue": "maintenance"},
     "accounts.tasks.*": {"queue": "maintenance"},
 }

@@ -1,0 +1,116 @@
+"""The messenger reply sink: shows a growing reply by editing the message it sent.
+
+It is the reply fanout's direct sink (conversations.services.fanout.DirectSink), so the one
+generation service writes messenger replies exactly as it writes web ones; this sink only
+decides when the platform hears about them. The first words go out at once; after that the
+message is edited at most once per transport.edit_interval (never per token), and the last edit
+carries the complete text. A reply longer than the platform's limit continues in new messages.
+An API failure is recorded on the integration and ends the live edits; it never ends the reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from conversations.models import Message
+
+from ..transports.base import Target, Transport, TransportError, split_text, with_retries
+from .errors import integration_error_record
+
+log = logging.getLogger(__name__)
+
+
+class MessengerSink:
+    channel_name = ""  # not a socket: a closed tab elsewhere never detaches it
+
+    def __init__(self, transport: Transport, target: Target, integration_id: int) -> None:
+        self.transport = transport
+        self.target = target
+        self.integration_id = integration_id
+        self.text = ""
+        self.status = ""
+        self.error = ""
+        self.refs: list[str] = []  # the platform's message ids, one per piece of the reply
+        self.shown: list[str] = []  # what each of those messages shows now (rendered)
+        self.failed = False
+        self._done = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._last_edit = 0.0
+        self._task = asyncio.create_task(self._run())
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        kind = event.get("kind")
+        if kind == "delta":
+            self.text += event.get("text", "")
+            self._wake.set()
+        elif kind == "done":
+            message = event.get("message") or {}
+            self.status = message.get("status", "")
+            self.error = message.get("error", "")
+            self._done.set()
+            self._wake.set()
+
+    async def finish(self) -> None:
+        """Waits for the final edit (the reply must have ended, or this ends it as it is)."""
+        self._done.set()
+        self._wake.set()
+        await self._task
+
+    def final_text(self) -> str:
+        text = self.text
+        if self.status == Message.Status.FAILED:
+            text = f"{text}\n\n⚠️ {self.error}" if text else f"⚠️ {self.error}"
+        elif self.status == Message.Status.CANCELLED and not text:
+            text = "…"
+        return text
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._done.is_set() and self.refs:
+                # Telegram allows about one edit a second per chat: wait out the interval,
+                # unless the reply ends meanwhile.
+                wait = self._last_edit + self.transport.edit_interval - time.monotonic()
+                if wait > 0:
+                    try:
+                        await asyncio.wait_for(self._done.wait(), wait)
+                    except TimeoutError:
+                        pass
+            done = self._done.is_set()
+            if not self.failed:
+                await self._show(self.final_text() if done else self.text)
+            if done:
+                return
+
+    async def _show(self, text: str) -> None:
+        if not text.strip():
+            return
+        pieces = split_text(text, self.transport.max_chars)
+        try:
+            for index, piece in enumerate(pieces):
+                rendered = self.transport.render(piece)
+                if index < len(self.refs):
+                    if self.shown[index] != rendered:
+                        await with_retries(
+                            lambda i=index, r=rendered: self.transport.edit(
+                                self.target, self.refs[i], r),
+                            what="edit")
+                        self.shown[index] = rendered
+                else:
+                    ref = await with_retries(
+                        lambda r=rendered: self.transport.send(self.target, r), what="send")
+                    self.refs.append(ref)
+                    self.shown.append(rendered)
+        except TransportError as exc:
+            self.failed = True
+            await integration_error_record(self.integration_id, exc.message)
+        except Exception as exc:  # a transport bug must not end the reply or the worker
+            log.exception("messenger delivery failed")
+            self.failed = True
+            await integration_error_record(self.integration_id, f"{type(exc).__name__}")
+        finally:
+            self._last_edit = time.monotonic()
