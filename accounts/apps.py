@@ -35,3 +35,6 @@ class AccountsConfig(AppConfig):
 
         # Logging in (sign-up logs in too) keeps the conversations tried as a guest.
         user_logged_in.connect(on_login, dispatch_uid="chatlab-guest-adopt")
+        from .language_views import remember_visitor_language
+
+        user_logged_in.connect(remember_visitor_language, dispatch_uid="chatlab-language")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +39,11 @@ class User(AbstractUser):
     # A visitor trying the site without an account: never logged in, owns the conversations
     # kept in their session until they sign up (then they move to the new account).
     is_guest = models.BooleanField(_("guest"), default=False, db_index=True)
+    # The interface language they chose (empty: the browser's); replies still follow the
+    # language they write in, and this is its fallback for text that does not tell.
+    language = models.CharField(
+        _("language"), max_length=12, blank=True, choices=settings.LANGUAGES
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views.defaults import page_not_found
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.language_views import set_language
 from conversations.api import openai_endpoint
 from imaging import views as imaging_views
 
@@ -11,6 +13,9 @@ from .health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("i18n/setlang/", set_language, name="set_language"),
+    # The scripts' strings (gettext() in static/chat), in the page's language.
+    path("jsi18n/", JavaScriptCatalog.as_view(domain="djangojs"), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("conversations.api.urls")),
     path("api/v1/", include("imaging.api.urls")),

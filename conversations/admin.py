@@ -3,9 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TabbedTranslationAdmin
+from modeltranslation.utils import build_localized_fieldname
 
 from .models import Bot, Conversation, Message, Provider
 
@@ -50,16 +53,22 @@ class ProviderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Bot)
-class BotAdmin(admin.ModelAdmin):
+class BotAdmin(TabbedTranslationAdmin):
+    """Name, description, system prompt and welcome text in one tab per language."""
+
     list_display = ("name", "slug", "provider", "model", "is_default", "is_active", "position")
     list_editable = ("is_active", "position")
     list_filter = ("is_active", "provider")
-    search_fields = ("name", "slug", "model", "description")
+    # A bot is found by its name or description in any language.
+    search_fields = ("slug", "model", *(
+        build_localized_fieldname(field, code)
+        for field in ("name", "description") for code, _name in settings.LANGUAGES
+    ))
     prepopulated_fields = {"slug": ("name",)}
     list_select_related = ("provider",)
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", "is_active", "is_default", "position")}),
-        (_("Model"), {"fields": ("provider", "model", "system_prompt")}),
+        (_("Model"), {"fields": ("provider", "model", "system_prompt", "welcome")}),
         (_("Limits"), {"fields": ("temperature", "max_output_tokens", "context_window")}),
     )
 

@@ -15,8 +15,12 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.guests import guest_create, guest_from_session, guests_enabled
+from accounts.languages import language_for_scope
 from accounts.models import User
 from accounts.signals import user_group
 
@@ -46,6 +50,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # The person's role and bots as of the last look: lets a first message ask the model while
     # it is being stored (services.early).
     send_context: SendContext | None = None
+    # The person's interface language: errors on this socket are written in it.
+    language: str = settings.LANGUAGE_CODE
 
     async def connect(self) -> None:
         self.streams: dict[str, int] = {}  # message id -> short stream key used in frames
@@ -57,6 +63,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         else:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.language = language_for_scope(self.scope, user)
+        translation.activate(self.language)
         requested = self.scope["url_route"]["kwargs"].get("conversation_id")
         if requested:
             conversation = None
@@ -88,7 +96,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.user is None:
             session = self.scope.get("session")
             if session is None:
-                raise ChatError("login_required", "Sign in to chat.", status=401)
+                raise ChatError("login_required", _("Sign in to chat."), status=401)
             self.user = await database_sync_to_async(guest_create)(session)
             await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         return self.user
@@ -112,17 +120,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # Client frames ---------------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        translation.activate(self.language)
         limit = settings.CHATLAB_MAX_MESSAGE_CHARS * 4 + 4096
         if text_data is None or len(text_data) > limit:
-            await self._error("too_large" if text_data else "invalid", "Frame too large or not text.")
+            await self._error("too_large" if text_data else "invalid", _("Frame too large or not text."))
             return
         try:
             frame = json.loads(text_data)
         except ValueError:
-            await self._error("invalid", "Frames must be JSON objects.")
+            await self._error("invalid", _("Frames must be JSON objects."))
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            await self._error("invalid", "Frames must be JSON objects with a type.")
+            await self._error("invalid", _("Frames must be JSON objects with a type."))
             return
         # A send checks the account as part of storing the message, off this path.
         if (
@@ -130,7 +139,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             and self.user is not None
             and not await database_sync_to_async(self._still_allowed)()
         ):
-            await self._error("deactivated", "Your account is not active.")
+            await self._error("deactivated", _("Your account is not active."))
             await self.close(code=CLOSE_DEACTIVATED)
             return
         handler = {
@@ -142,7 +151,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             "image": self.on_image,
         }.get(frame["type"])
         if handler is None:
-            await self._error("invalid", f"Unknown frame type {frame['type'][:40]!r}.")
+            await self._error("invalid", gettext("Unknown frame type {kind}.").format(
+                kind=repr(frame["type"][:40])))
             return
         try:
             await handler(frame)
@@ -217,7 +227,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     def _store_send(self, user: User, frame: dict[str, Any]) -> message_services.SentMessage:
         if not User.objects.filter(pk=user.pk, is_active=True).exists():
-            raise ChatError("deactivated", "Your account is not active.")
+            raise ChatError("deactivated", _("Your account is not active."))
         bot = frame.get("bot")
         return message_services.message_send(
             user=user,
@@ -259,7 +269,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._actor(), frame.get("id")
         )
         if message is None:
-            raise ChatError("not_found", "Message not found.")
+            raise ChatError("not_found", _("Message not found."))
         if message.is_active:
             await runner().stop(message.pk)
 
@@ -288,7 +298,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         from imaging.services.chat import image_chat_request, job_state
 
         if self.user is None:  # a visitor: no guest account is made just to be refused
-            raise ChatError("images_not_allowed", "Sign up to make images.", status=403)
+            raise ChatError("images_not_allowed", _("Sign up to make images."), status=403)
         bot = frame.get("bot")
         user = await self._actor()
         asked = await database_sync_to_async(image_chat_request)(
@@ -309,7 +319,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "image", "job": message["job"]})
 
     async def account_deactivated(self, message: dict[str, Any]) -> None:
-        await self._error("deactivated", "Your account is not active.")
+        await self._error("deactivated", _("Your account is not active."))
         await self.close(code=CLOSE_DEACTIVATED)
 
     # Reply events (direct from a local runner, or from the conversation group) ---------------
@@ -375,7 +385,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _error(self, code: str, message: str, ref: Any = None,
                      retry_after: int | None = None) -> None:
-        frame = {"type": "error", "code": code, "message": message, "ref": ref}
+        # str() renders a lazy message in this socket's language; gettext() translates one
+        # that was raised as plain English (the batch store's refusals).
+        frame = {"type": "error", "code": code, "message": gettext(str(message)), "ref": ref}
         if retry_after is not None:
             frame["retry_after"] = retry_after
         await self._send(frame)

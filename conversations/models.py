@@ -63,6 +63,10 @@ class Bot(models.Model):
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
     description = models.CharField(_("description"), max_length=300, blank=True)
     system_prompt = models.TextField(_("system prompt"), blank=True)
+    welcome = models.TextField(
+        _("welcome text"), blank=True,
+        help_text=_("Shown above an empty conversation with this bot."),
+    )
     provider = models.ForeignKey(
         Provider, on_delete=models.PROTECT, related_name="bots", verbose_name=_("provider")
     )

@@ -14,6 +14,11 @@ from typing import Any
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.functional import Promise, lazy
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from accounts.models import RolePolicy
 from accounts.roles import policy_for
@@ -51,10 +56,21 @@ class Allowance:
         return self.left(self.images_per_day, self.used.images)
 
 
-@dataclass
+# 12,000 or 12 000: grouped as the language the message is read in writes numbers.
+_grouped = lazy(lambda n: number_format(n, force_grouping=True), str)
+
+
 class QuotaExceeded(Exception):
-    message: str
-    retry_after: int  # seconds until the day's allowance resets
+    """A refused message or image; ``message`` renders its lazy translation where it is read."""
+
+    def __init__(self, message: str | Promise, retry_after: int) -> None:
+        super().__init__(message, retry_after)
+        self.text = message  # as given: may be a lazy translation
+        self.retry_after = retry_after  # seconds until the day's allowance resets
+
+    @property
+    def message(self) -> str:
+        return str(self.text)
 
     def __str__(self) -> str:
         return self.message
@@ -130,17 +146,16 @@ def quota_check_message(
     allowance = allowance_for(user, policy=policy, usage=usage)
     retry_after = max(int((allowance.resets_at - timezone.now()).total_seconds()), 1)
     if new_message and allowance.messages_left == 0:
-        raise QuotaExceeded(
-            f"You have used all {allowance.messages_per_day} messages for today. "
-            "The allowance renews at midnight UTC.",
-            retry_after,
-        )
+        raise QuotaExceeded(format_lazy(
+            ngettext_lazy(
+                "You have used all {count} message for today. The allowance renews at midnight UTC.",
+                "You have used all {count} messages for today. The allowance renews at midnight UTC.",
+                allowance.messages_per_day or 0,
+            ), count=allowance.messages_per_day), retry_after)
     if allowance.tokens_left == 0:
-        raise QuotaExceeded(
-            f"You have used all {allowance.tokens_per_day:,} tokens for today. "
-            "The allowance renews at midnight UTC.",
-            retry_after,
-        )
+        raise QuotaExceeded(format_lazy(
+            _("You have used all {count} tokens for today. The allowance renews at midnight UTC."),
+            count=_grouped(allowance.tokens_per_day or 0)), retry_after)
     return allowance
 
 
@@ -176,14 +191,13 @@ def quota_check_image(user: Any, *, count: int = 1, policy: RolePolicy | None = 
     used = images_used_today(user)
     retry_after = max(int((day_start() + timedelta(days=1) - timezone.now()).total_seconds()), 1)
     if used >= limit:
-        raise QuotaExceeded(
-            f"You have used all {limit} images for today. The allowance renews at midnight UTC.",
-            retry_after,
-        )
+        raise QuotaExceeded(format_lazy(ngettext_lazy(
+            "You have used all {count} image for today. The allowance renews at midnight UTC.",
+            "You have used all {count} images for today. The allowance renews at midnight UTC.",
+            limit), count=limit), retry_after)
     if used + count > limit:
-        raise QuotaExceeded(
-            f"You have {limit - used} image{'s' if limit - used != 1 else ''} left today; "
-            f"this request asks for {count}.",
-            retry_after,
-        )
+        raise QuotaExceeded(format_lazy(ngettext_lazy(
+            "You have {left} image left today; this request asks for {count}.",
+            "You have {left} images left today; this request asks for {count}.",
+            limit - used), left=limit - used, count=count), retry_after)
     return limit - used - count

@@ -47,6 +47,8 @@ SITE_URL = env.url("SITE_URL", schemes=("http", "https"), default="http://127.0.
 
 INSTALLED_APPS = [
     "daphne",
+    # Before the admin: it patches the model admin to show every language's field.
+    "modeltranslation",
     "chatlab_site.admin.ChatlabAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -84,6 +86,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in person's saved language wins over the cookie and Accept-Language.
+    "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",

@@ -11,6 +11,7 @@ from functools import cache
 
 import httpx2
 import openai
+from django.utils.translation import gettext_noop
 from openai._constants import RAW_RESPONSE_HEADER
 from openai._response import AsyncResponseContextManager
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -95,7 +96,7 @@ class OpenAICompatibleBackend:
             raise translate(exc) from exc
         except (httpx2.TransportError, ValueError) as exc:
             raise ProviderError(
-                "The connection to the model provider was lost mid-reply.",
+                gettext_noop("The connection to the model provider was lost mid-reply."),
                 code="connection_lost", retryable=True, detail=str(exc)[:500],
             ) from exc
 
@@ -127,7 +128,7 @@ class OpenAICompatibleBackend:
 def _stream_error(error: object) -> ProviderError:
     message = error.get("message", "") if isinstance(error, dict) else str(error)
     return ProviderError(
-        "The model provider reported an error mid-reply. Please try again.",
+        gettext_noop("The model provider reported an error mid-reply. Please try again."),
         code="upstream_error", retryable=True, detail=str(message)[:500],
     )
 
@@ -137,40 +138,42 @@ def translate(exc: openai.APIError) -> ProviderError:
     detail = str(exc)[:500]
     if isinstance(exc, openai.RateLimitError):
         return ProviderError(
-            "The model provider is rate-limiting requests. Please try again in a moment.",
+            gettext_noop("The model provider is rate-limiting requests. Please try again in a moment."),
             code="rate_limited", retryable=True, detail=detail,
         )
     if isinstance(exc, openai.APITimeoutError):
         return ProviderError(
-            "The model provider did not answer in time.", code="timeout", retryable=True,
+            gettext_noop("The model provider did not answer in time."),
+            code="timeout", retryable=True,
             detail=detail,
         )
     if isinstance(exc, openai.APIConnectionError):
         return ProviderError(
-            "Could not reach the model provider.", code="unreachable", retryable=True,
+            gettext_noop("Could not reach the model provider."), code="unreachable", retryable=True,
             detail=detail,
         )
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return ProviderError(
-            "The model provider refused the API key. An administrator needs to check it.",
+            gettext_noop("The model provider refused the API key. An administrator needs to check it."),
             code="auth", detail=detail,
         )
     if isinstance(exc, openai.NotFoundError):
         return ProviderError(
-            "The model provider does not know this bot's model.", code="model_not_found",
+            gettext_noop("The model provider does not know this bot's model."),
+            code="model_not_found",
             detail=detail,
         )
     if isinstance(exc, openai.BadRequestError):
         return ProviderError(
-            "The model provider rejected the request (it may be too long for the model).",
+            gettext_noop("The model provider rejected the request (it may be too long for the model)."),
             code="bad_request", detail=detail,
         )
     if isinstance(exc, openai.InternalServerError):
         return ProviderError(
-            "The model provider had an internal error. Please try again.",
+            gettext_noop("The model provider had an internal error. Please try again."),
             code="upstream_error", retryable=True, detail=detail,
         )
     return ProviderError(
-        "The model provider returned an error. Please try again.",
+        gettext_noop("The model provider returned an error. Please try again."),
         code="upstream_error", retryable=True, detail=detail,
     )

@@ -18,6 +18,7 @@ from conversations.providers import ChatRequest
 
 from . import tokens
 from .background import run_soon
+from .bot_texts import bot_system_prompt
 from .language import language_name, message_language
 
 # Token counting (tiktoken when its encoding is on this machine, else a stated conservative
@@ -79,13 +80,17 @@ def build_request(
     # A pure function of the newest user text and the conversation's language, so the early
     # start (before the store) and the stored reply plan the same request.
     language = message_language(
-        next((content for role, content in rows if role == "user"), ""), conversation.language
+        next((content for role, content in rows if role == "user"), ""),
+        conversation.language,
+        # Only a conversation with no language yet (its first message) needs the person's;
+        # its owner is already at hand there (the send and the early start set it).
+        "" if conversation.language else conversation.owner.language,
     )
     plan = plan_context(
         counter_for(bot.model),
         window=bot.context_window,
         max_tokens=max_tokens,
-        system_prompt=bot.system_prompt,
+        system_prompt=bot_system_prompt(bot, language),
         summary=conversation.summary if history is None else "",
         newest_first=rows,
         language_line=language_instruction(language),

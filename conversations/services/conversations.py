@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from conversations import selectors
@@ -26,10 +27,10 @@ def conversation_create(*, user: User, bot_slug: str | None = None, title: str =
 def conversation_rename(*, user: User, conversation_id: uuid.UUID | str, title: str) -> Conversation:
     title = " ".join((title or "").split())[:200]
     if not title:
-        raise ChatError("invalid", "A title cannot be empty.")
+        raise ChatError("invalid", _("A title cannot be empty."))
     conversation = selectors.conversation_get(user, conversation_id)
     if conversation is None:
-        raise ChatError("not_found", "Conversation not found.", status=404)
+        raise ChatError("not_found", _("Conversation not found."), status=404)
     Conversation.objects.filter(pk=conversation.pk).update(title=title)
     conversation.title = title
     return conversation
@@ -51,12 +52,12 @@ def conversation_update(
     """Rename, pin or unpin, archive or unarchive, in one write."""
     conversation = selectors.conversation_get(user, conversation_id)
     if conversation is None:
-        raise ChatError("not_found", "Conversation not found.", status=404)
+        raise ChatError("not_found", _("Conversation not found."), status=404)
     changes: dict[str, object] = {}
     if title is not None:
         title = " ".join(title.split())[:200]
         if not title:
-            raise ChatError("invalid", "A title cannot be empty.")
+            raise ChatError("invalid", _("A title cannot be empty."))
         changes["title"] = title
     now = timezone.now()
     if pinned is not None and pinned != (conversation.pinned_at is not None):

@@ -7,6 +7,7 @@ import uuid
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import policy_for
@@ -45,26 +46,26 @@ def message_edit(
         except (ValueError, TypeError):
             old = None
         if old is None:
-            raise ChatError("not_found", "Message not found.", status=404)
+            raise ChatError("not_found", _("Message not found."), status=404)
         if old.superseded_at is not None:
-            raise ChatError("stale", "This message was already edited.", status=409)
+            raise ChatError("stale", _("This message was already edited."), status=409)
         conversation = old.conversation
         _check_bot(user, conversation.bot, policy)
         if selectors.active_replies(conversation.pk).exists():
-            raise ChatError("busy", "A reply is still being written. Stop it or wait for it.", 409)
+            raise ChatError("busy", _("A reply is still being written. Stop it or wait for it."), 409)
         later = list(
             selectors.visible_messages(conversation)
             .filter(created_at__gte=old.created_at)
             .values_list("pk", "role", "reply_to_id")
         )
         if any(pk != old.pk and reply_to != old.pk for pk, _, reply_to in later):
-            raise ChatError("not_last", "Only the last message can be edited.", status=409)
+            raise ChatError("not_last", _("Only the last message can be edited."), status=409)
         now = timezone.now()
         superseded = [str(pk) for pk, _, _ in later]
         Message.objects.filter(pk__in=[pk for pk, _, _ in later]).update(
             superseded_at=now, updated_at=now
         )
-        language = message_language(text, old.language or conversation.language)
+        language = message_language(text, old.language or conversation.language, user.language)
         message = Message.objects.create(
             conversation=conversation, role=Message.Role.USER, content=text, replaces=old,
             language=language,

@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.models import RolePolicy
 from conversations.models import Message
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED = "The reply was interrupted. Press retry to try again."
+# Stored in English; message_payload shows them in the reader's language.
+INTERRUPTED = gettext_noop("The reply was interrupted. Press retry to try again.")
 
 
 @dataclass
@@ -141,7 +143,7 @@ async def generate_reply(live: LiveReply) -> None:
         outcome.status, outcome.error = Message.Status.FAILED, exc.message
     except TimeoutError:
         outcome.status = Message.Status.FAILED
-        outcome.error = "The reply took too long and was stopped."
+        outcome.error = gettext_noop("The reply took too long and was stopped.")
     except asyncio.CancelledError:
         if not live.stop_requested:
             # The process is shutting down: record why, then let the cancellation go on.
@@ -156,7 +158,8 @@ async def generate_reply(live: LiveReply) -> None:
     except Exception:
         log.exception("reply %s failed unexpectedly", live.message_id)
         outcome.status = Message.Status.FAILED
-        outcome.error = "Something went wrong while writing the reply. Please try again."
+        outcome.error = gettext_noop(
+            "Something went wrong while writing the reply. Please try again.")
     if reply is None:
         # The model failed (or said nothing) before the store decided.
         assert early is not None

@@ -20,18 +20,22 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, transaction
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from conversations import selectors
 from conversations.models import Bot, Channel, Conversation, ImportJob, Message
 
-from .errors import ChatError
+from .errors import ChatError, grouped
 from .history_export import FORMAT, VERSION
 
 MAX_MESSAGES = 20_000
 MAX_TEXT = 1_000_000
 MAX_CHATGPT_NODES = 100_000
-INTERRUPTED = "This reply was still being written when it was exported."
+INTERRUPTED = gettext_noop("This reply was still being written when it was exported.")
 _STATUSES = {s.value for s in Message.Status}
 _ACTIVE = {Message.Status.PENDING, Message.Status.STREAMING}
 
@@ -40,8 +44,13 @@ class Invalid(ValueError):
     """This conversation cannot be imported (the rest of the file may still be)."""
 
 
-def _refuse(reason: str, status: int = 400) -> ChatError:
+def _refuse(reason: str | Promise, status: int = 400) -> ChatError:
     return ChatError("import_refused", reason, status=status)
+
+
+def _too_big(size: int, limit: int) -> Promise:
+    return format_lazy(_("The file is {size} bytes; the limit is {limit}."),
+                       size=grouped(size), limit=grouped(limit))
 
 
 @dataclass
@@ -79,32 +88,35 @@ def read_file(raw: bytes) -> tuple[str, list[Any]]:
     """(format, the raw conversation items) or ChatError with the reason."""
     limit = settings.CHATLAB_IMPORT_MAX_BYTES
     if len(raw) > limit:
-        raise _refuse(f"The file is {len(raw):,} bytes; the limit is {limit:,}.", status=413)
+        raise _refuse(_too_big(len(raw), limit), status=413)
     if not raw.strip():
-        raise _refuse("The file is empty.")
+        raise _refuse(_("The file is empty."))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise _refuse("The file is not UTF-8 text.") from None
+        raise _refuse(_("The file is not UTF-8 text.")) from None
     try:
         data = json.loads(text)
     except RecursionError:
-        raise _refuse("The file is nested too deeply to be an export.") from None
+        raise _refuse(_("The file is nested too deeply to be an export.")) from None
     except ValueError as exc:
-        raise _refuse(f"The file is not valid JSON (it may be truncated): {exc}.") from None
+        raise _refuse(format_lazy(_("The file is not valid JSON (it may be truncated): {error}."),
+                                   error=str(exc))) from None
     if isinstance(data, dict) and data.get("format") == FORMAT:
         version = data.get("version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise _refuse("The Chatlab export has no valid version.")
+            raise _refuse(_("The Chatlab export has no valid version."))
         if version > VERSION:
-            raise _refuse(f"This export is version {version}; this server reads up to {VERSION}.")
+            raise _refuse(format_lazy(
+                _("This export is version {version}; this server reads up to {latest}."),
+                version=version, latest=VERSION))
         items = data.get("conversations")
         if not isinstance(items, list):
-            raise _refuse("The Chatlab export has no list of conversations.")
+            raise _refuse(_("The Chatlab export has no list of conversations."))
         return "chatlab", items
     if isinstance(data, list) and all(isinstance(i, dict) and "mapping" in i for i in data):
         return "chatgpt", data
-    raise _refuse("This is neither a Chatlab export nor ChatGPT's conversations.json.")
+    raise _refuse(_("This is neither a Chatlab export nor ChatGPT's conversations.json."))
 
 
 def _text(value: Any, name: str, limit: int = MAX_TEXT, *, required: bool = False) -> str:
@@ -251,7 +263,7 @@ class _Bots:
     def pick(self, slug: str) -> Bot:
         bot = self.by_slug.get(slug) or self.default
         if bot is None:
-            raise _refuse("No bot is available to hold imported conversations.", status=409)
+            raise _refuse(_("No bot is available to hold imported conversations."), status=409)
         return bot
 
 
@@ -319,10 +331,11 @@ def import_job_create(*, user: User, name: str, size: int, chunks: Any) -> Impor
     """Stores the upload and queues its import (queue `maintenance`)."""
     limit = settings.CHATLAB_IMPORT_MAX_BYTES
     if size > limit:
-        raise _refuse(f"The file is {size:,} bytes; the limit is {limit:,}.", status=413)
+        raise _refuse(_too_big(size, limit), status=413)
     data = b"".join(chunks)
     if len(data) > limit:
-        raise _refuse(f"The file is larger than the limit of {limit:,} bytes.", status=413)
+        raise _refuse(format_lazy(_("The file is larger than the limit of {limit} bytes."),
+                                  limit=grouped(limit)), status=413)
     job = ImportJob(owner=user, filename=(name or "import.json")[-255:], size=len(data))
     job.file.save(f"{uuid.uuid4().hex}.json", ContentFile(data), save=False)
     job.save()
@@ -347,7 +360,7 @@ def import_job_run(*, job_id: str) -> str:
     except Exception:
         logging.getLogger(__name__).exception("import %s failed", job.pk)
         ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.FAILED, error="The import failed unexpectedly.")
+            status=ImportJob.Status.FAILED, error=str(_("The import failed unexpectedly.")))
         status = ImportJob.Status.FAILED
     else:
         ImportJob.objects.filter(pk=job.pk).update(

@@ -73,9 +73,10 @@ def detect_language(text: str, *fallbacks: str | None) -> str:
     return DEFAULT
 
 
-def message_language(text: str, conversation_language: str = "") -> str:
-    """A user message's language: detected, else the conversation's so far, else the site's."""
-    return detect_language(text, conversation_language, settings.LANGUAGE_CODE)
+def message_language(text: str, conversation_language: str = "", user_language: str = "") -> str:
+    """A user message's language: detected, else the conversation's so far, else the person's
+    chosen interface language, else the site's."""
+    return detect_language(text, conversation_language, user_language, settings.LANGUAGE_CODE)
 
 
 @lru_cache(maxsize=1024)

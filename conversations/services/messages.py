@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, RolePolicy, User
 from accounts.roles import policies_for, policy_for
@@ -21,7 +23,7 @@ from accounts.services.quotas import (
 from conversations import selectors
 from conversations.models import Bot, Channel, Conversation, Message
 
-from .errors import ChatError
+from .errors import ChatError, grouped
 from .language import message_language
 
 TITLE_CHARS = 60
@@ -41,15 +43,16 @@ class SentMessage:
 
 def clean_content(content: object) -> str:
     if not isinstance(content, str):
-        raise ChatError("invalid", "A message must be text.")
+        raise ChatError("invalid", _("A message must be text."))
     text = content.strip()
     if not text:
-        raise ChatError("empty", "Write something first.")
+        raise ChatError("empty", _("Write something first."))
     limit = settings.CHATLAB_MAX_MESSAGE_CHARS
     if len(text) > limit:
         raise ChatError(
             "too_long",
-            f"The message is {len(text):,} characters long; the limit is {limit:,}.",
+            format_lazy(_("The message is {length} characters long; the limit is {limit}."),
+                        length=grouped(len(text)), limit=grouped(limit)),
             status=413,
         )
     return text
@@ -61,17 +64,17 @@ def _parse_client_id(client_id: object) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(client_id))
     except ValueError:
-        raise ChatError("invalid", "client_id must be a UUID.") from None
+        raise ChatError("invalid", _("client_id must be a UUID.")) from None
 
 
 def _pick_bot(user: User, bot_slug: str | None, policy: RolePolicy | None = None) -> Bot:
     bots = selectors.bots_for(user, policy).select_related("provider")
     bot = bots.filter(slug=bot_slug).first() if bot_slug else None
     if bot_slug and bot is None:
-        raise ChatError("unknown_bot", "That bot does not exist or is switched off.", status=404)
+        raise ChatError("unknown_bot", _("That bot does not exist or is switched off."), status=404)
     bot = bot or bots.filter(is_default=True).first() or bots.first()
     if bot is None:
-        raise ChatError("no_bot", "No bot is available. An administrator needs to add one.")
+        raise ChatError("no_bot", _("No bot is available. An administrator needs to add one."))
     return bot
 
 
@@ -79,14 +82,14 @@ def _check_quota(user: User, *, new_message: bool, policy: RolePolicy | None = N
     try:
         quota_check_message(user, new_message=new_message, policy=policy)
     except QuotaExceeded as exc:
-        raise ChatError("quota", exc.message, status=429, retry_after=exc.retry_after) from None
+        raise ChatError("quota", exc.text, status=429, retry_after=exc.retry_after) from None
 
 
 def _check_bot(user: User, bot: Bot, policy: RolePolicy | None = None) -> None:
     if not (bot.is_active and bot.provider.is_active):
-        raise ChatError("bot_inactive", "This conversation's bot has been switched off.", 409)
+        raise ChatError("bot_inactive", _("This conversation's bot has been switched off."), 409)
     if not bot_allowed(policy or selectors.policy_for(user), bot.pk):
-        raise ChatError("bot_not_allowed", "Your role may not use this bot.", status=403)
+        raise ChatError("bot_not_allowed", _("Your role may not use this bot."), status=403)
 
 
 def _title_from(text: str) -> str:
@@ -124,7 +127,7 @@ def _conversation_for_send(
         bot = _pick_bot(user, bot_slug, policy)
         conversation = Conversation.objects.create(
             id=new_id or uuid.uuid4(), owner=user, bot=bot, title=_title_from(text),
-            language=message_language(text), channel=channel,
+            language=message_language(text, "", user.language), channel=channel,
         )
         return conversation, True
     conversation = (
@@ -135,10 +138,10 @@ def _conversation_for_send(
         .first()
     )
     if conversation is None:
-        raise ChatError("not_found", "Conversation not found.", status=404)
+        raise ChatError("not_found", _("Conversation not found."), status=404)
     _check_bot(user, conversation.bot, policy)
     if selectors.active_replies(conversation.pk).exists():
-        raise ChatError("busy", "A reply is still being written. Stop it or wait for it.", 409)
+        raise ChatError("busy", _("A reply is still being written. Stop it or wait for it."), 409)
     return conversation, False
 
 
@@ -171,7 +174,7 @@ def message_send(
         if cid and (replayed := _replay(user, cid)):
             return replayed
         if isinstance(exc, IntegrityError):  # someone else's client_id
-            raise ChatError("duplicate", "This message was already sent.", status=409) from None
+            raise ChatError("duplicate", _("This message was already sent."), status=409) from None
         raise
 
 
@@ -193,7 +196,7 @@ def _store(
             user, conversation_id, bot_slug, text, policy, ids[0] if ids else None, channel
         )
         # The same text and fallbacks as build_request's, so an early start still matches.
-        language = message_language(text, conversation.language)
+        language = message_language(text, conversation.language, user.language)
         user_message = Message.objects.create(
             conversation=conversation, role=Message.Role.USER, content=text, client_id=cid,
             language=language,
@@ -233,15 +236,15 @@ def reply_regenerate(
             .first()
         )
         if old is None:
-            raise ChatError("not_found", "Message not found.", status=404)
+            raise ChatError("not_found", _("Message not found."), status=404)
         if old.is_active:
-            raise ChatError("busy", "This reply is still being written.", status=409)
+            raise ChatError("busy", _("This reply is still being written."), status=409)
         if old.superseded_at is not None:
-            raise ChatError("stale", "This reply was already regenerated.", status=409)
+            raise ChatError("stale", _("This reply was already regenerated."), status=409)
         conversation = old.conversation
         last = selectors.visible_messages(conversation).last()
         if last is None or last.pk != old.pk:
-            raise ChatError("not_last", "Only the last reply can be regenerated.", status=409)
+            raise ChatError("not_last", _("Only the last reply can be regenerated."), status=409)
         _check_bot(user, conversation.bot)
         _check_quota(user, new_message=False)
         now = timezone.now()
@@ -298,14 +301,14 @@ def new_conversations_send(sends: list[NewConversationSend]) -> list[SentMessage
             try:
                 quota_check_message(send.user, usage=usage[send.user.pk], policy=policy)
             except QuotaExceeded as exc:
-                raise ChatError("quota", exc.message, status=429,
+                raise ChatError("quota", exc.text, status=429,
                                 retry_after=exc.retry_after) from None
             bot = _pick_from(bots, policy, allowed, send.bot_slug)
         except ChatError as exc:
             results[index] = exc
             continue
         conversation_id, reply_id = send.ids or (uuid.uuid4(), uuid.uuid4())
-        language = message_language(text)
+        language = message_language(text, "", send.user.language)
         conversation = Conversation(id=conversation_id, owner=send.user, bot=bot,
                                     title=_title_from(text), language=language)
         user_message = Message(conversation=conversation, role=Message.Role.USER, content=text,
@@ -320,7 +323,7 @@ def new_conversations_send(sends: list[NewConversationSend]) -> list[SentMessage
             Message.objects.bulk_create([p[2] for p in planned])
             Message.objects.bulk_create([p[3] for p in planned])
     except IntegrityError:
-        for index, *_ in planned:
+        for index, *_rest in planned:
             send = sends[index]
             try:
                 results[index] = message_send(
@@ -350,8 +353,8 @@ def _pick_from(
         for bot in usable:
             if bot.slug == slug:
                 return bot
-        raise ChatError("unknown_bot", "That bot does not exist or is switched off.", status=404)
+        raise ChatError("unknown_bot", _("That bot does not exist or is switched off."), status=404)
     bot = next((b for b in usable if b.is_default), usable[0] if usable else None)
     if bot is None:
-        raise ChatError("no_bot", "No bot is available. An administrator needs to add one.")
+        raise ChatError("no_bot", _("No bot is available. An administrator needs to add one."))
     return bot

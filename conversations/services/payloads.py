@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 from conversations.models import Bot, Conversation, Message
 
 
@@ -12,7 +14,8 @@ def message_payload(message: Message, *, with_content: bool = True) -> dict[str,
         "id": str(message.id),
         "role": message.role,
         "status": message.status,
-        "error": message.error,
+        # Errors are stored in English; the reader sees them in their own language.
+        "error": gettext(message.error) if message.error else "",
         "reply_to": str(message.reply_to_id) if message.reply_to_id else None,
         "created_at": message.created_at.isoformat() if message.created_at else None,
         "model": message.model,
@@ -27,7 +30,9 @@ def message_payload(message: Message, *, with_content: bool = True) -> dict[str,
 
 
 def bot_payload(bot: Bot) -> dict[str, Any]:
-    return {"slug": bot.slug, "name": bot.name, "description": bot.description}
+    # In the page's language, or the default language where the admin left one empty.
+    return {"slug": bot.slug, "name": bot.name, "description": bot.description,
+            "welcome": bot.welcome}
 
 
 def conversation_payload(conversation: Conversation) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from conversations import selectors
@@ -17,7 +18,7 @@ from .errors import ChatError
 
 
 def _not_found() -> ChatError:
-    return ChatError("not_found", "Conversation not found.", status=404)
+    return ChatError("not_found", _("Conversation not found."), status=404)
 
 
 def conversation_trash(*, user: User, conversation_id: uuid.UUID | str) -> None:

@@ -10,13 +10,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from accounts.models import User
 from accounts.roles import policy_for
 from accounts.services.quotas import QuotaExceeded, quota_check_image
 from conversations import selectors as conversation_selectors
 from conversations.models import Bot, Conversation
-from conversations.services.errors import ChatError
+from conversations.services.errors import ChatError, grouped
 
 from .. import selectors
 from ..models import GeneratedImage, ImageJob, ImageModel
@@ -37,12 +40,13 @@ def image_model_pick(*, user: User, slug: str | None, bot: Bot | None = None,
                 if bot is not None and not _serves(model, bot):
                     break
                 return model
-        raise ChatError("unknown_model", f"There is no image model {slug[:60]!r} for you.")
+        raise ChatError("unknown_model", format_lazy(_("There is no image model {name} for you."),
+                                                     name=repr(slug[:60])))
     candidates = [m for m in models if bot is None or _serves(m, bot)]
     if not candidates:
         raise ChatError("images_not_available",
-                        "Image generation is not available here. An administrator can add an "
-                        "image model in the admin.", status=403)
+                        _("Image generation is not available here. An administrator can add an "
+                          "image model in the admin."), status=403)
     # A model named for this bot wins over a general one; then the default, then the first.
     for model in candidates:
         if bot is not None and bot.pk in _bot_ids(model):
@@ -81,45 +85,49 @@ def image_job_create(
     429 when today's images are used up.
     """
     if getattr(user, "is_guest", False) or not user.is_active:
-        raise ChatError("images_not_allowed", "Sign up to make images.", status=403)
+        raise ChatError("images_not_allowed", _("Sign up to make images."), status=403)
     policy = policy_for(user)
     if policy is not None and policy.images_per_day == 0:
-        raise ChatError("images_not_allowed", "Your role does not include image generation.",
+        raise ChatError("images_not_allowed", _("Your role does not include image generation."),
                         status=403)
     if conversation is None and conversation_id:
         conversation = conversation_selectors.conversation_get(user, conversation_id)
         if conversation is None:
-            raise ChatError("not_found", "Conversation not found.", status=404)
+            raise ChatError("not_found", _("Conversation not found."), status=404)
     if not isinstance(prompt, str) or not prompt.strip():
-        raise ChatError("empty", "Describe the image you want.")
+        raise ChatError("empty", _("Describe the image you want."))
     prompt = prompt.strip()
     if len(prompt) > settings.CHATLAB_IMAGE_PROMPT_CHARS:
-        raise ChatError("too_long", f"An image prompt may be at most "
-                                    f"{settings.CHATLAB_IMAGE_PROMPT_CHARS:,} characters.")
+        raise ChatError("too_long", format_lazy(
+            _("An image prompt may be at most {limit} characters."),
+            limit=grouped(settings.CHATLAB_IMAGE_PROMPT_CHARS)))
     image_model = image_model_pick(user=user, slug=model, policy=policy,
                                    bot=conversation.bot if conversation else None)
     sizes = image_model.size_choices()
     size = size or sizes[0]
     if size not in sizes:
-        raise ChatError("invalid_size", f"{image_model.name} makes these sizes: "
-                                        f"{', '.join(sizes)}.")
+        raise ChatError("invalid_size", format_lazy(_("{model} makes these sizes: {sizes}."),
+                                                    model=image_model.name, sizes=", ".join(sizes)))
     qualities = image_model.quality_choices()
     quality = quality or qualities[0]
     if quality not in qualities:
-        offered = ", ".join(q for q in qualities if q) or "none to choose from"
-        raise ChatError("invalid_quality", f"{image_model.name} qualities: {offered}.")
+        offered = ", ".join(q for q in qualities if q) or _("none to choose from")
+        raise ChatError("invalid_quality", format_lazy(_("{model} qualities: {offered}."),
+                                                       model=image_model.name, offered=offered))
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ChatError("invalid_count", "The number of images must be a whole number from 1.")
+        raise ChatError("invalid_count", _("The number of images must be a whole number from 1."))
     if count > image_model.count_limit():
-        raise ChatError("too_many", f"{image_model.name} makes at most "
-                                    f"{image_model.count_limit()} image(s) per request.")
+        raise ChatError("too_many", format_lazy(ngettext_lazy(
+            "{model} makes at most {count} image per request.",
+            "{model} makes at most {count} images per request.", image_model.count_limit()),
+            model=image_model.name, count=image_model.count_limit()))
     with transaction.atomic():
         # One request at a time per person, so two at once cannot both take the last images.
         User.objects.select_for_update().filter(pk=user.pk).first()
         try:
             quota_check_image(user, count=count, policy=policy)
         except QuotaExceeded as exc:
-            raise ChatError("quota", exc.message, status=429, retry_after=exc.retry_after) from None
+            raise ChatError("quota", exc.text, status=429, retry_after=exc.retry_after) from None
         job = ImageJob.objects.create(
             owner=user, conversation=conversation, image_model=image_model,
             provider=image_model.provider, model=image_model.model, prompt=prompt, size=size,
@@ -155,7 +163,7 @@ def _run_in_thread(job_id: str) -> None:
 def image_delete(*, user: User, image_id: uuid.UUID | str) -> None:
     image = selectors.image_get(user, image_id)
     if image is None:
-        raise ChatError("not_found", "Image not found.", status=404)
+        raise ChatError("not_found", _("Image not found."), status=404)
     image.delete()  # the files go with it (imaging.signals)
 
 
