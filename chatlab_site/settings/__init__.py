@@ -7,7 +7,6 @@ on by its own variable (DATABASE_URL, REDIS_URL, ...); the README lists them all
 
 from .base import *  # noqa: F401,F403
 from .languages import *  # noqa: F401,F403
-from .languages import *  # noqa: F401,F403
 from .services import *  # noqa: F401,F403
 from .security import *  # noqa: F401,F403
 from .accounts import *  # noqa: F401,F403
