@@ -96,6 +96,16 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(autouse=True)
+def _no_leftover_analytics():
+    # Logins and errors a test left unflushed must not be written into the next test.
+    from analytics.recorder import discard
+
+    discard()
+    yield
+    discard()
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     # Rate-limit counters live in the cache; each test starts with none.
     from django.core.cache import cache

@@ -33,7 +33,10 @@ CHATLAB_CHAT_DB_THREADS = 0
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "dbbackup": STORAGES["dbbackup"],  # noqa: F405
 }
 STATIC_ROOT = os.path.join(os.environ["CHATLAB_DATA_DIR"], "static")
 os.makedirs(STATIC_ROOT, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
+# Logins and errors wait in memory until a test flushes them (analytics.recorder.flush).
+CHATLAB_ANALYTICS_FLUSH_SECONDS = 0

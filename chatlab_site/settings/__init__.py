@@ -14,3 +14,4 @@ from .chat import *  # noqa: F401,F403
 from .api import *  # noqa: F401,F403
 from .storage import *  # noqa: F401,F403
 from .integrations import *  # noqa: F401,F403
+from .analytics import *  # noqa: F401,F403  (last: it wraps MIDDLEWARE and LOGGING)
