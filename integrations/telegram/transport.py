@@ -9,6 +9,7 @@ write to (403) is permanent. Messages never name the token.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import weakref
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -130,6 +131,24 @@ class TelegramTransport:
         await telegram_call(self.integration, bot.send_photo(
             chat_id=int(target.chat_id), photo=BufferedInputFile(data, filename=filename),
             caption=markdown_to_telegram_html(caption)[:1024], **self._placement(target)))
+
+
+@atexit.register
+def _close_sessions() -> None:
+    """Closes the HTTP sessions of loops still running in other threads (the shared loop), so
+    the process ends without aiohttp's unclosed-session warnings."""
+    for loop, bots in list(_bots.items()):
+        if not loop.is_running() or loop.is_closed() or not bots:
+            continue
+
+        async def close(found: list[Bot] = list(bots.values())) -> None:
+            for bot in found:
+                await bot.session.close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(close(), loop).result(2)
+        except Exception:  # shutting down anyway
+            pass
 
 
 def transport(integration: Integration) -> TelegramTransport:
