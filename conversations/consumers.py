@@ -174,6 +174,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             early = early_start_plan(self.send_context, user, frame.get("content"), frame.get("bot"))
             if early is not None:
                 runner().start(early.reply_id, early.conversation_id, direct=self, early=early)
+                await early.store_when_sent()
         try:
             if self.conversation_id is None:
                 bot = frame.get("bot")

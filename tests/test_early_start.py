@@ -54,6 +54,30 @@ async def test_the_model_is_asked_before_the_message_is_stored(
     await comm.disconnect()
 
 
+async def test_the_message_is_stored_once_the_request_is_written(
+    user, openai_bot, fake_openai, monkeypatch
+):
+    """The store waits for the early request to leave (it competes for the GIL otherwise),
+    but not for its answer: the model's first token comes 0.5 s later."""
+    fake_openai.configure(ttft=0.5)
+    began: list[float] = []
+    real = first_messages.new_conversations_send
+
+    def timed(sends):
+        began.append(time.monotonic())
+        return real(sends)
+
+    monkeypatch.setattr(first_messages, "new_conversations_send", timed)
+    comm = await connect(user)
+    assert (await comm.connect())[0]
+    await comm.send_json_to({"type": "send", "content": "hello", "bot": "gpt",
+                             "client_id": str(uuid.uuid4())})
+    frames = await frames_until(comm, lambda f: f.get("type") == "done")
+    assert frames[-1]["status"] == "complete"
+    assert fake_openai.requests[0]["time"] <= began[0] < fake_openai.requests[0]["time"] + 0.4
+    await comm.disconnect()
+
+
 async def test_a_refused_store_shows_and_saves_nothing_of_the_early_request(
     user, openai_bot, fake_openai
 ):

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
+
+# Set by the caller for one reply: a backend that sends a request over the network calls it
+# once the request has been written (an early start stores its message only then, so that
+# the store's work does not delay the requests of other replies starting at the same moment).
+request_written: ContextVar[Callable[[], None] | None] = ContextVar(
+    "request_written", default=None
+)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,11 @@ def send_context_load(user: User) -> SendContext:
     return SendContext(policy=policy, bots={b.slug: b for b in bots}, default=default)
 
 
+# The longest a first message's store waits for its early request to be written: a slow
+# connection (a TLS handshake) must not hold the message back for long.
+STORE_WAIT_SECONDS = 0.1
+
+
 @dataclass
 class EarlyStart:
     """A model request sent before its message was stored, and the verdict of the store."""
@@ -66,8 +71,28 @@ class EarlyStart:
     request: ChatRequest
     _verdict: asyncio.Future[Message | None] = field(init=False, repr=False)
 
+    _sent: asyncio.Event = field(init=False, repr=False, default_factory=asyncio.Event)
+
     def __post_init__(self) -> None:
         self._verdict = asyncio.get_running_loop().create_future()
+
+    def request_sent(self) -> None:
+        self._sent.set()
+
+    async def store_when_sent(self) -> None:
+        """Waits (briefly) until the model request is on the wire.
+
+        When many first messages arrive at once, the event loop runs each reply's start one
+        stage at a time for all of them, so every request waits for all the CPU spent before it;
+        storing the messages meanwhile (a database thread holding the GIL half the time)
+        delayed every request by tens of milliseconds. The store's answer is only needed when
+        the first token arrives, so it goes second.
+        """
+        try:
+            async with asyncio.timeout(STORE_WAIT_SECONDS):
+                await self._sent.wait()
+        except TimeoutError:
+            pass
 
     def admit(self, reply: Message) -> None:
         if not self._verdict.done():

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import RolePolicy
 from conversations.models import Message
 from conversations.providers import ProviderError, Usage, backend_for
+from conversations.providers.base import request_written
 
 from .coalesce import Coalescer
 from .context import build_request
@@ -116,6 +117,7 @@ async def generate_reply(live: LiveReply) -> None:
     try:
         if early is not None:
             request, provider = early.request, early.bot.provider
+            request_written.set(early.request_sent)
         else:
             assert reply is not None
             request = await sync_to_async(build_request)(
@@ -128,6 +130,7 @@ async def generate_reply(live: LiveReply) -> None:
                     if reply is None:
                         # Nothing is shown or saved before the message is stored.
                         assert early is not None
+                        early.request_sent()  # for a backend that does not say so itself
                         if (reply := await early.verdict()) is None:
                             coalescer.abort()
                             return
@@ -163,6 +166,7 @@ async def generate_reply(live: LiveReply) -> None:
     if reply is None:
         # The model failed (or said nothing) before the store decided.
         assert early is not None
+        early.request_sent()
         if (reply := await early.verdict()) is None:
             coalescer.abort()
             return

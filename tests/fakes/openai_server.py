@@ -273,7 +273,8 @@ class FakeOpenAI:
         except ValueError:
             body = None
         self.requests.append({"body": body, "authorization": request.headers.get("Authorization"),
-                              "time": start})
+                              "time": start, "peer": request.transport.get_extra_info("peername")
+                              if request.transport else None})
         if not self._authorized(request):
             return error_response(401, "Incorrect API key provided.")
         if not isinstance(body, dict) or "model" not in body or "messages" not in body:

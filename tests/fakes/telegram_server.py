@@ -129,6 +129,10 @@ class FakeTelegram:
         else:
             params = {k: _value(v) for k, v in (await request.post()).items()
                       if isinstance(v, str)}
+        # aiogram names uploaded files in a field as "attach://<part name>".
+        for key, value in params.items():
+            if isinstance(value, str) and value.startswith("attach://"):
+                files[key] = files.get(value[len("attach://"):], b"")
         return params, files
 
     def _answer(self, token: str, method: str, params: dict[str, Any]) -> tuple[int, Any]:
