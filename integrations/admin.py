@@ -34,19 +34,13 @@ def _secret_field(label: str) -> forms.CharField:
     )
 
 
-class IntegrationForm(forms.ModelForm):
+class _IntegrationFormBase(forms.ModelForm):
     clear_credentials = forms.BooleanField(label=_("Remove the stored credentials"),
                                            required=False)
 
     class Meta:
         model = Integration
         fields = ["platform", "name", "bot", "enabled"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name, (platform, key) in CREDENTIAL_FIELDS.items():
-            label = f"{platform.capitalize()}: {key.replace('_', ' ')}"
-            self.fields[name] = _secret_field(label)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -70,6 +64,13 @@ class IntegrationForm(forms.ModelForm):
         if commit:
             integration.save()
         return integration
+
+
+# One write-only field per platform secret, declared on the class so the admin knows them.
+IntegrationForm = type("IntegrationForm", (_IntegrationFormBase,), {
+    name: _secret_field(f"{platform.capitalize()}: {key.replace('_', ' ')}")
+    for name, (platform, key) in CREDENTIAL_FIELDS.items()
+})
 
 
 def setup_module(platform: str) -> Any:
