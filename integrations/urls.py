@@ -8,4 +8,6 @@ urlpatterns = [
     path("link/", views.link_code, name="messenger_link_code"),
     path("link/<int:identity_id>/unlink/", views.unlink, name="messenger_unlink"),
     path("telegram/", include("integrations.telegram.urls")),
+    path("slack/", include("integrations.slack.urls")),
+    path("discord/", include("integrations.discord.urls")),
 ]

@@ -14,6 +14,13 @@ from chatlab_site import env
 CHATLAB_TELEGRAM_API_URL = env.url(
     "CHATLAB_TELEGRAM_API_URL", schemes=("http", "https"), default="https://api.telegram.org"
 )
+# Slack's Web API (slack-sdk's base_url) and Discord's HTTP API (httpx's base_url).
+CHATLAB_SLACK_API_URL = env.url(
+    "CHATLAB_SLACK_API_URL", schemes=("http", "https"), default="https://slack.com/api/"
+)
+CHATLAB_DISCORD_API_URL = env.url(
+    "CHATLAB_DISCORD_API_URL", schemes=("http", "https"), default="https://discord.com/api/v10"
+)
 # Seconds between edits of a growing Telegram reply: Telegram allows about one a second per chat.
 CHATLAB_TELEGRAM_EDIT_INTERVAL = env.decimal("CHATLAB_TELEGRAM_EDIT_INTERVAL", 1.0, minimum=0.0)
 # Minutes a one-time code from the profile page stays valid for /link.
