@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "imaging",
     "integrations",
     "analytics",
+    "chatlab_site.ops",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""Operations: backups, their schedule and retention, and the restore drill."""

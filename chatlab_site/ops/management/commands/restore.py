@@ -1,0 +1,85 @@
+"""manage.py restore [NAME | --latest]: checks the whole backup first (signature, schema,
+checksums, decryption, the dump, every media file), asks, then replaces the database and media
+and reports the row counts before and after. --check stops after the checks."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from chatlab_site.ops.backups.errors import BackupError
+from chatlab_site.ops.backups.restore import (
+    PreparedBackup,
+    RestoreCancelled,
+    backup_latest,
+    backup_prepare,
+    backup_restore,
+)
+
+
+class Command(BaseCommand):
+    help = "Restore a backup (checked completely before anything is touched)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("name", nargs="?", help="The backup's name (see `backup --list`).")
+        parser.add_argument("--latest", action="store_true", help="Restore the newest backup.")
+        parser.add_argument("--check", action="store_true",
+                            help="Only verify the backup; change nothing.")
+        parser.add_argument("--noinput", "--no-input", action="store_false", dest="interactive",
+                            help="Do not ask for confirmation.")
+
+    def handle(self, *args, **options) -> None:
+        if bool(options["name"]) == bool(options["latest"]):
+            raise CommandError("Name a backup or pass --latest (not both).")
+        try:
+            name = options["name"] or backup_latest()
+            with tempfile.TemporaryDirectory(prefix="chatlab-restore-") as tmp:
+                if options["check"]:
+                    prepared = backup_prepare(name=name, workdir=Path(tmp), progress=self._line)
+                    self.stdout.write(self.style.SUCCESS(
+                        f"{name} is intact: {len(prepared.manifest['tables'])} tables, "
+                        f"{sum(prepared.manifest['tables'].values())} rows, "
+                        f"{len(prepared.manifest['media'])} media files."))
+                    return
+                confirm = self._confirm if options["interactive"] else self._noinput
+                report = backup_restore(name=name, workdir=Path(tmp), confirm=confirm,
+                                        progress=self._line)
+        except RestoreCancelled:
+            self.stdout.write("Restore cancelled; nothing was changed.")
+            return
+        except BackupError as exc:
+            raise CommandError(f"Restore refused: {exc} Nothing was changed.") from exc
+        self.stdout.write("rows per table (before -> after):")
+        for table in sorted(set(report.before) | set(report.after)):
+            before, after = report.before.get(table, "-"), report.after.get(table, "-")
+            self.stdout.write(f"  {table}: {before} -> {after}")
+        self.stdout.write(self.style.SUCCESS(
+            f"Restored {report.name}: {sum(report.after.values())} rows (were "
+            f"{sum(report.before.values())}), {report.media_files} media files"
+            + ("; migrations applied on top." if report.migrated else ".")))
+
+    def _line(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()
+
+    def _summary(self, prepared: PreparedBackup, before: dict[str, int]) -> None:
+        manifest = prepared.manifest
+        self.stdout.write(
+            f"\n{prepared.name}: made {manifest['created_at']} on {manifest['host']}, schema "
+            f"{manifest['migration_state']}, {sum(manifest['tables'].values())} rows, "
+            f"{len(manifest['media'])} media files.\nThe database now has "
+            f"{sum(before.values())} rows. Restoring REPLACES the whole database and rewrites "
+            "the backup's media files. Stop the web and worker processes first.")
+        for name in prepared.foreign_migrations[:5]:
+            self.stdout.write(f"  note: migration of an app no longer installed: {name}")
+
+    def _noinput(self, prepared: PreparedBackup, before: dict[str, int]) -> bool:
+        self._summary(prepared, before)
+        return True
+
+    def _confirm(self, prepared: PreparedBackup, before: dict[str, int]) -> bool:
+        self._summary(prepared, before)
+        answer = input("Type 'yes' to restore: ")
+        return answer.strip().lower() == "yes"
