@@ -67,9 +67,10 @@ def _csv_rows(table: str, board: Dashboard, examples: bool) -> tuple[list[str], 
         columns = ["kind", "metric", "count", "p50", "p90", "p95", "p99"]
         return columns, [[e[c] for c in columns] for e in board.latency]
     if table == "top_users":
-        columns = ["user__email", "role", "replies", "images", "failed", "tokens", "cost",
-                   "logins"]
-        return ["email", *columns[1:]], [[e[c] for c in columns] for e in board.top_users]
+        columns = ["user__email", "last_role", "n_replies", "n_images", "n_failed", "tokens",
+                   "spent", "n_logins"]
+        header = ["email", "role", "replies", "images", "failed", "tokens", "cost", "logins"]
+        return header, [[e[c] for c in columns] for e in board.top_users]
     if table == "topics":
         header = ["topic", "keywords", "language", "conversations", "previous", "named_by"]
         return header, [[t.label, t.keywords, t.language, t.conversations, t.previous,

@@ -56,9 +56,9 @@ def dashboard_read(*, start: date, end: date) -> Dashboard:
     rows = DailyUsage.objects.filter(day__gte=start, day__lte=end)
     failed = Q(outcome=Outcome.FAILED)
     per_day = (rows.values("day", "kind")
-               .annotate(events=Sum("events"), failed=Sum("events", filter=failed),
+               .annotate(n=Sum("events"), n_failed=Sum("events", filter=failed),
                          prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"),
-                         images=Sum("images"), cost=Sum("cost")).order_by("day"))
+                         spent=Sum("cost")).order_by("day"))
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     index = {d: i for i, d in enumerate(days)}
     series: dict[str, list[Any]] = {name: [0] * len(days) for name in (
@@ -69,11 +69,11 @@ def dashboard_read(*, start: date, end: date) -> Dashboard:
         kind = r["kind"]
         key = {Kind.REPLY: "replies", Kind.IMAGE: "images", Kind.LOGIN: "logins",
                Kind.ERROR: "errors"}[kind]
-        series[key][i] += r["events"]
+        series[key][i] += r["n"]
         if kind in (Kind.REPLY, Kind.IMAGE):
-            series["failed"][i] += r["failed"] or 0
+            series["failed"][i] += r["n_failed"] or 0
             series["tokens"][i] += (r["prompt"] or 0) + (r["completion"] or 0)
-            series["cost"][i] += r["cost"] or 0
+            series["cost"][i] += r["spent"] or 0
     people = DailyUserUsage.objects.filter(day__gte=start, day__lte=end)
     for r in people.values("day").annotate(n=Count("user_id")).order_by("day"):
         series["active_users"][index[r["day"]]] = r["n"]
@@ -81,17 +81,17 @@ def dashboard_read(*, start: date, end: date) -> Dashboard:
     breakdowns: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in BREAKDOWNS}
     combos = (rows.filter(kind__in=[Kind.REPLY, Kind.IMAGE])
               .values("kind", *BREAKDOWNS, "outcome")
-              .annotate(events=Sum("events"), prompt=Sum("prompt_tokens"),
-                        completion=Sum("completion_tokens"), cost=Sum("cost")))
+              .annotate(n=Sum("events"), prompt=Sum("prompt_tokens"),
+                        completion=Sum("completion_tokens"), spent=Sum("cost")))
     for r in combos:
         for name in BREAKDOWNS:
             entry = breakdowns[name].setdefault(r[name] or "—", {
                 "name": r[name] or "—", "replies": 0, "images": 0, "failed": 0, "tokens": 0,
                 "cost": Decimal(0)})
-            entry["replies" if r["kind"] == Kind.REPLY else "images"] += r["events"]
-            entry["failed"] += r["events"] if r["outcome"] == Outcome.FAILED else 0
+            entry["replies" if r["kind"] == Kind.REPLY else "images"] += r["n"]
+            entry["failed"] += r["n"] if r["outcome"] == Outcome.FAILED else 0
             entry["tokens"] += (r["prompt"] or 0) + (r["completion"] or 0)
-            entry["cost"] += r["cost"] or 0
+            entry["cost"] += r["spent"] or 0
     ordered = {name: sorted(values.values(), key=lambda e: (-(e["replies"] + e["images"]),
                                                             e["name"]))
                for name, values in breakdowns.items()}
@@ -118,10 +118,10 @@ def dashboard_read(*, start: date, end: date) -> Dashboard:
 
     top_users = list(
         people.values("user_id", "user__email")
-        .annotate(replies=Sum("replies"), images=Sum("images"), failed=Sum("failed"),
-                  tokens=Sum("prompt_tokens") + Sum("completion_tokens"), cost=Sum("cost"),
-                  logins=Sum("logins"), role=Max("role"))
-        .order_by("-replies", "-images", "user_id")[:TOP_USERS])
+        .annotate(n_replies=Sum("replies"), n_images=Sum("images"), n_failed=Sum("failed"),
+                  tokens=Sum("prompt_tokens") + Sum("completion_tokens"), spent=Sum("cost"),
+                  n_logins=Sum("logins"), last_role=Max("role"))
+        .order_by("-n_replies", "-n_images", "user_id")[:TOP_USERS])
     requests = sum(series["replies"]) + sum(series["images"])
     totals = {
         "requests": requests, "replies": sum(series["replies"]), "images": sum(series["images"]),
