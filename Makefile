@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev lock migrate clean
+.PHONY: run test install install-dev lock migrate clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,17 @@ test: install-dev
 lock: install-dev
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --all-build-deps -o requirements.lock pyproject.toml
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --all-build-deps --extra dev -o requirements-dev.lock pyproject.toml
+
+# Interface languages besides English (locale/<code>/LC_MESSAGES): `make messages` gathers every
+# marked string into their .po files (python and templates: django; static/chat: djangojs), then
+# compiles the .mo files the site reads. Translate the new entries in between and run it again.
+LOCALES := ru de es fr zh_Hans
+MESSAGES_IGNORE := --ignore=bench --ignore=tests --ignore=docs --ignore=var --ignore=chatlab_cli \
+  --ignore=staticfiles --ignore='static/vendor/*'
+messages: install-dev
+	$(BIN)/python manage.py makemessages --no-obsolete --add-location=file $(MESSAGES_IGNORE) $(LOCALES:%=-l %)
+	$(BIN)/python manage.py makemessages -d djangojs --no-obsolete --add-location=file $(MESSAGES_IGNORE) $(LOCALES:%=-l %)
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=staticfiles $(LOCALES:%=-l %)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import gettext as _
 
 from accounts.guests import guest_from_session, guests_enabled
 from accounts.roles import policy_for
@@ -57,24 +56,6 @@ def chat(request: HttpRequest, conversation_id: uuid.UUID | None = None) -> Http
             "bots": [bot_payload(b) for b in bots],
             "messages": messages,
             "maxChars": settings.CHATLAB_MAX_MESSAGE_CHARS,
-            "strings": _strings(),
         },
     }
     return render(request, "chat/chat.html", context)
-
-
-def _strings() -> dict[str, str]:
-    return {
-        "thinking": _("Thinking…"),
-        "failed": _("The reply failed."),
-        "stopped": _("Stopped."),
-        "retry": _("Retry"),
-        "regenerate": _("Regenerate"),
-        "reconnecting": _("Reconnecting…"),
-        "notFound": _("This conversation does not exist."),
-        "tooLong": _("This message is too long."),
-        "edit": _("Edit"),
-        "save": _("Save and regenerate"),
-        "cancel": _("Cancel"),
-        "previousVersions": _("Previous versions"),
-    }

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from .files_view import serve_image
 from .models import GeneratedImage, ImageJob, ImageModel
@@ -30,7 +31,7 @@ class ImageInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="image")
+    @admin.display(description=_("image"))
     def preview(self, image: GeneratedImage) -> str:
         url = reverse("admin:imaging_generatedimage_file", args=[image.pk])
         return format_html(

@@ -65,7 +65,7 @@ async def test_a_guest_hits_the_small_allowance(demo_bot):
     frames = await frames_until(comm, lambda f: f.get("type") == "done")
     await comm.send_json_to({"type": "send", "content": "two"})
     error = await comm.receive_json_from()
-    assert error["code"] == "quota" and "1 messages" in error["message"]
+    assert error["code"] == "quota" and "all 1 message for today" in error["message"]
     await comm.disconnect()
     assert frames
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from conversations import selectors as conversation_selectors
@@ -46,10 +47,10 @@ def image_chat_request(*, user: User, prompt: Any, conversation_id: uuid.UUID | 
         if conversation_id:
             conversation = conversation_selectors.conversation_get(user, conversation_id)
             if conversation is None:
-                raise ChatError("not_found", "Conversation not found.", status=404)
+                raise ChatError("not_found", _("Conversation not found."), status=404)
         else:
             if not isinstance(prompt, str) or not prompt.strip():
-                raise ChatError("empty", "Describe the image you want.")
+                raise ChatError("empty", _("Describe the image you want."))
             title = " ".join(prompt.split())
             title = title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1] + "…"
             conversation = conversation_create(user=user, bot_slug=bot_slug, title=title)

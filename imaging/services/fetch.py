@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from conversations.providers.base import ProviderError
 from conversations.providers.openai_compat import ssl_context
@@ -83,21 +84,21 @@ def fetch_image_url(url: str, *, timeout: float, max_bytes: int,
                         url = urljoin(url, location)
                         continue
                     if response.status_code != 200:
-                        raise ProviderError("The provider's image could not be downloaded.",
+                        raise ProviderError(gettext_noop("The provider's image could not be downloaded."),
                                             code="download_failed", retryable=True,
                                             detail=f"HTTP {response.status_code}")
                     data = bytearray()
                     for chunk in response.iter_bytes():
                         data += chunk
                         if len(data) > max_bytes:
-                            raise ProviderError("The provider's image is too large.",
+                            raise ProviderError(gettext_noop("The provider's image is too large."),
                                                 code="too_large")
                     return bytes(data)
         except httpx.TimeoutException:
-            raise ProviderError("The provider's image did not download in time.",
+            raise ProviderError(gettext_noop("The provider's image did not download in time."),
                                 code="timeout", retryable=True) from None
         except httpx.HTTPError as exc:
-            raise ProviderError("The provider's image could not be downloaded.",
+            raise ProviderError(gettext_noop("The provider's image could not be downloaded."),
                                 code="download_failed", retryable=True,
                                 detail=str(exc)[:300]) from None
     raise refused("too many redirects")

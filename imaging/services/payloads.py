@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from ..models import GeneratedImage, ImageJob, ImageModel
 
@@ -38,7 +39,8 @@ def job_payload(job: ImageJob, images: list[GeneratedImage] | None = None) -> di
         "size": job.size,
         "quality": job.quality,
         "count": job.count,
-        "error": job.error,
+        # Stored in English; shown in the reader's language.
+        "error": gettext(job.error) if job.error else "",
         "error_code": job.error_code,
         "conversation": str(job.conversation_id) if job.conversation_id else None,
         "created_at": job.created_at.isoformat() if job.created_at else None,

@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from conversations.providers.base import ProviderError
 
@@ -64,7 +65,8 @@ def image_job_run(*, job_id: uuid.UUID | str) -> ImageJob | None:
         _fail(job, exc.code, exc.message, stored)
     except Exception:
         log.exception("image job %s crashed", job.pk)
-        _fail(job, "internal", "Something went wrong while making the image. Please try again.",
+        _fail(job, "internal", gettext_noop(
+              "Something went wrong while making the image. Please try again."),
               stored)
     log.debug("image job %s took %.1fs", job.pk, time.monotonic() - started)
     return job

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from ..models import ImageJob
 from .events import job_event
@@ -26,7 +27,7 @@ def image_jobs_sweep() -> int:
     for job in stuck:
         updated = ImageJob.objects.filter(pk=job.pk, status=job.status).update(
             status=ImageJob.Status.FAILED, error_code="interrupted", finished_at=now,
-            error="The image job was interrupted. Please try again.",
+            error=gettext_noop("The image job was interrupted. Please try again."),
         )
         if updated:
             job_event(ImageJob.objects.select_related("image_model").get(pk=job.pk))

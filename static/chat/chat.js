@@ -3,8 +3,24 @@
 (function () {
   "use strict";
   const state = JSON.parse(document.getElementById("chat-state").textContent);
-  const T = state.strings;
-  T.newChat = T.newChat || document.getElementById("conversation-list").dataset.untitled;
+  // gettext comes from the JavaScript catalog (/jsi18n/) the page loads first; without it the
+  // English text stands.
+  const gettext = window.gettext || ((text) => text);
+  const T = {
+    newChat: gettext("New chat"),
+    thinking: gettext("Thinking…"),
+    failed: gettext("The reply failed."),
+    stopped: gettext("Stopped."),
+    retry: gettext("Retry"),
+    regenerate: gettext("Regenerate"),
+    reconnecting: gettext("Reconnecting…"),
+    notFound: gettext("This conversation does not exist."),
+    tooLong: gettext("This message is too long."),
+    edit: gettext("Edit"),
+    save: gettext("Save and regenerate"),
+    cancel: gettext("Cancel"),
+    previousVersions: gettext("Previous versions"),
+  };
   const $ = (id) => document.getElementById(id);
   const list = $("messages"), prompt = $("prompt"), sendBtn = $("send"), stopBtn = $("stop");
   const byId = new Map();      // message id -> view
@@ -42,7 +58,7 @@
     const box = document.createElement("details");
     box.className = "versions";
     const summary = document.createElement("summary");
-    summary.textContent = `${T.previousVersions || "Previous versions"} (${versions.length})`;
+    summary.textContent = `${T.previousVersions} (${versions.length})`;
     box.append(summary);
     for (const v of versions) {
       const item = document.createElement("div");
@@ -71,7 +87,7 @@
       const edit = document.createElement("button");
       edit.type = "button";
       edit.className = "link action edit";
-      edit.textContent = T.edit || "Edit";
+      edit.textContent = T.edit;
       edit.addEventListener("click", () => startEdit(v));
       meta.append(edit);
     }
@@ -87,9 +103,9 @@
     area.rows = 3;
     area.maxLength = state.maxChars;
     const save = document.createElement("button");
-    save.type = "submit"; save.className = "button primary"; save.textContent = T.save || "Save";
+    save.type = "submit"; save.className = "button primary"; save.textContent = T.save;
     const cancel = document.createElement("button");
-    cancel.type = "button"; cancel.className = "button"; cancel.textContent = T.cancel || "Cancel";
+    cancel.type = "button"; cancel.className = "button"; cancel.textContent = T.cancel;
     form.append(area, save, cancel);
     body.hidden = true;
     view.el.insertBefore(form, body);
@@ -389,6 +405,8 @@
   function describeBot() {
     const bot = state.bots.find((b) => b.slug === (picker ? picker.value : state.bot));
     $("bot-description").textContent = bot ? bot.description : "";
+    // The admin's welcome text for this bot, in the page's language (or the default one).
+    $("bot-welcome").textContent = bot && bot.welcome ? bot.welcome : "";
   }
   if (picker) picker.addEventListener("change", () => { describeBot(); prompt.focus(); });
   describeBot();

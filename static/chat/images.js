@@ -6,7 +6,16 @@
   const chat = window.chatlab;
   if (!chat) return;
   const $ = (id) => document.getElementById(id);
-  const T = Object.assign({}, ($("image-strings") || { dataset: {} }).dataset);
+  const gettext = window.gettext || ((text) => text);  // from /jsi18n/, when loaded
+  const T = {
+    working: gettext("Making the image…"),
+    queued: gettext("Waiting for a free worker…"),
+    failed: gettext("No image:"),
+    download: gettext("Download"),
+    close: gettext("Close"),
+    open: gettext("Open full size"),
+    empty: gettext("Describe the image after /image."),
+  };
   const prompt = $("prompt"), button = $("image-button");
   const jobs = new Map();      // job id -> view
   const pending = new Map();   // client_id -> placeholder view, until the server answers
