@@ -162,3 +162,33 @@ async def test_a_picture_goes_as_an_attachment_after_the_answer(demo_bot, fake_d
     [followup] = interaction.followups
     assert followup.content == "a red fox"
     assert followup.attachments == [{"filename": "fox.png", "size": 9, "data": b"\x89PNG fake"}]
+
+
+def test_image_for_a_linked_person_arrives_as_a_follow_up(client, demo_bot, fake_discord, user,
+                                                          settings, tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imaging.models import ImageJob, ImageModel
+    from integrations.models import MessengerIdentity
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.IMAGING_EAGER_IN_THREAD = True
+    pool = ThreadPoolExecutor(max_workers=1)  # the test's own, so it can wait for the job
+    monkeypatch.setattr("imaging.services.jobs._executor", pool)
+    ImageModel.objects.update_or_create(slug="demo", defaults={
+        "name": "Demo pictures", "model": "demo", "provider": None, "is_default": True,
+        "is_active": True})
+    MessengerIdentity.objects.create(platform="discord", external_id="1400000000000000001",
+                                     user=user)
+    integration = discord_integration(demo_bot)
+    payload, _ = post_command(client, integration, fake_discord, "image", "a red fox",
+                              option="prompt")
+    inbound_wait()
+    pool.shutdown(wait=True)
+
+    assert ImageJob.objects.get().status == ImageJob.Status.DONE
+    interaction = fake_discord.interactions[payload["token"]]
+    assert "Drawing" in interaction.original.content
+    [followup] = interaction.followups
+    [attachment] = followup.attachments
+    assert attachment["data"].startswith(b"\x89PNG") and followup.content == "a red fox"

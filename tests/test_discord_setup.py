@@ -66,3 +66,18 @@ def test_register_webhook_reports_a_rate_limit(demo_bot, fake_discord):
 def test_the_command_needs_a_discord_integration(demo_bot, fake_discord):
     with pytest.raises(CommandError, match="No Discord integration"):
         call_command("discord_webhook", "--integration", "999999", "--base-url", "https://x.org")
+
+
+def test_the_admin_action_registers_the_endpoint(client, demo_bot, fake_discord, settings):
+    from tests.factories import UserFactory
+
+    settings.SITE_URL = "https://chat.example.com"
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    integration = discord_integration(demo_bot)
+    response = client.post("/admin/integrations/integration/",
+                           {"action": "register_webhook", "_selected_action": [integration.pk]},
+                           follow=True)
+    assert response.status_code == 200
+    url = f"https://chat.example.com/integrations/discord/{integration.pk}/"
+    assert fake_discord.application["interactions_endpoint_url"] == url
+    assert url in response.content.decode()

@@ -162,3 +162,39 @@ def test_a_rejected_request_sends_nothing(client, demo_bot, fake_slack):
     post_event(client, integration, event_payload("bot talk", kind="message", bot_id="B0X"))
     inbound_wait()
     assert fake_slack.calls == [] and not Message.objects.exists()
+
+
+@pytest.fixture
+def image_jobs(settings, tmp_path, monkeypatch):
+    """Image jobs on a pool of this test's own, so the test can wait for them to end."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.IMAGING_EAGER_IN_THREAD = True
+    pool = ThreadPoolExecutor(max_workers=1)
+    monkeypatch.setattr("imaging.services.jobs._executor", pool)
+    yield pool
+    pool.shutdown(wait=True)
+
+
+def test_a_linked_person_gets_the_picture_in_the_thread(client, demo_bot, fake_slack, user,
+                                                        image_jobs):
+    from imaging.models import ImageJob, ImageModel
+    from integrations.models import MessengerIdentity
+
+    ImageModel.objects.update_or_create(slug="demo", defaults={
+        "name": "Demo pictures", "model": "demo", "provider": None, "is_default": True,
+        "is_active": True})
+    MessengerIdentity.objects.create(platform="slack", external_id="U0PERSON", user=user)
+    integration = slack_integration(demo_bot)
+    post_event(client, integration, event_payload(mention("/image a red fox")))
+    inbound_wait()
+    image_jobs.shutdown(wait=True)  # the job ran, and its picture was handed to Slack
+
+    job = ImageJob.objects.get()
+    assert (job.owner, job.channel, job.status) == (user, "slack", ImageJob.Status.DONE)
+    drawing, picture = fake_slack.in_channel("C0CHANNEL")
+    assert "Drawing" in drawing.text and drawing.thread_ts == picture.thread_ts
+    [uploaded] = picture.files
+    upload = fake_slack.uploads[uploaded["id"]]
+    assert upload["data"].startswith(b"\x89PNG") and upload["length"] == len(upload["data"])

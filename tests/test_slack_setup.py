@@ -116,3 +116,26 @@ def test_a_link_shows_where_it_goes():
     # An autolink with a "|" cannot pass off one address as another: the "|" is encoded.
     assert to_mrkdwn("<https://evil.example|https://bank.example>") == (
         "<https://evil.example%7Chttps://bank.example|https://evil.example|https://bank.example>")
+
+
+@pytest.mark.django_db
+def test_the_admin_actions_test_and_register(client, demo_bot, fake_slack, settings):
+    from tests.factories import UserFactory
+
+    settings.SITE_URL = "https://chat.example.com"
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    integration = slack_integration(demo_bot)
+    url = "/admin/integrations/integration/"
+    for action in ("test_connection", "register_webhook"):
+        response = client.post(url, {"action": action, "_selected_action": [integration.pk]},
+                               follow=True)
+        assert response.status_code == 200
+    text = response.content.decode()
+    assert f"https://chat.example.com/integrations/slack/{integration.pk}/" in text
+    assert len(fake_slack.calls_to("auth.test")) == 2
+    fake_slack.revoked_tokens.add("xoxb-test-token")
+    response = client.post(url, {"action": "test_connection",
+                                 "_selected_action": [integration.pk]}, follow=True)
+    assert "token_revoked" in response.content.decode()
+    integration.refresh_from_db()
+    assert "token_revoked" in integration.last_error
