@@ -4,6 +4,7 @@ ones on purpose), PING, deferred answers, what is refused. A refused request que
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from nacl.signing import SigningKey
@@ -32,7 +33,8 @@ def test_it_answers_a_signed_ping_with_pong(client, integration):
 
 
 @pytest.mark.parametrize("change", ["other key", "tampered body", "other timestamp",
-                                    "no signature", "no timestamp", "not hex", "short"])
+                                    "no signature", "no timestamp", "not hex", "short",
+                                    "stale"])
 def test_it_refuses_what_discord_did_not_sign(client, integration, change,
                                               django_capture_on_commit_callbacks):
     payload = command_payload("ask", "hello")
@@ -52,6 +54,8 @@ def test_it_refuses_what_discord_did_not_sign(client, integration, change,
         headers["HTTP_X_SIGNATURE_ED25519"] = "zz" * 64
     elif change == "short":
         headers["HTTP_X_SIGNATURE_ED25519"] = headers["HTTP_X_SIGNATURE_ED25519"][:64]
+    elif change == "stale":  # correctly signed, six minutes ago: a replay
+        headers = signed_headers(body, timestamp=str(int(time.time()) - 6 * 60))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = post_interaction(client, integration, body, headers=headers)
     assert response.status_code == 401
