@@ -128,3 +128,12 @@ def test_an_interaction_becomes_an_inbound_event():
     assert (inbound.command, inbound.argument, inbound.sender_name) == ("image", "a red fox", "Ada")
     assert inbound.chat_id == payload["channel_id"] and inbound.reply_ref["token"] == payload["token"]
     assert discord_interaction_parse(7, command_payload("gpt", "hi")).command == "ask"
+
+
+def test_the_view_makes_a_fixed_handful_of_queries(client, integration, django_assert_num_queries,
+                                                   django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        with django_assert_num_queries(1):  # the integration; PING needs nothing else
+            post_interaction(client, integration, PING)
+        with django_assert_num_queries(4):  # the integration, the delivery in a savepoint
+            post_interaction(client, integration, command_payload("ask", "hi"))

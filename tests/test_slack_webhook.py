@@ -152,3 +152,12 @@ def test_slack_markup_becomes_what_the_person_typed():
     assert slack_text_plain(text, bot_user_id=BOT_USER_ID) == (
         "compare https://example.com and the docs (https://x.org/a) with @U0OTHER in "
         "#general <b> & @here")
+
+
+def test_the_view_makes_a_fixed_handful_of_queries(client, integration, django_assert_num_queries,
+                                                   django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        with django_assert_num_queries(1):  # the integration; a bad signature stops there
+            post_event(client, integration, event_payload(mention("hi")), secret="wrong")
+        with django_assert_num_queries(4):  # the integration, the delivery in a savepoint
+            post_event(client, integration, event_payload(mention("hi")))
