@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from ..models import Integration
 from ..transports.base import TransportError
@@ -53,19 +54,20 @@ def test_connection(integration: Integration) -> str:
     missing = [k for k in ("application_id", "public_key", "bot_token")
                if not integration.credential(k)]
     if missing:
-        raise TransportError(f"Discord: missing {', '.join(missing)}", permanent=True)
+        raise TransportError(_("Discord: missing %(keys)s") % {"keys": ", ".join(missing)},
+                             permanent=True)
     app = _call(integration, "GET", "/applications/@me") or {}
     if str(app.get("id")) != integration.credential("application_id"):
-        raise TransportError("Discord: the bot token belongs to another application",
+        raise TransportError(_("Discord: the bot token belongs to another application"),
                              permanent=True)
     if str(app.get("verify_key", "")).lower() != integration.credential("public_key").lower():
-        raise TransportError("Discord: the public key is not this application's",
+        raise TransportError(_("Discord: the public key is not this application's"),
                              permanent=True)
     name = str(app.get("name") or "?")
     if integration.account_name != name:
         Integration.objects.filter(pk=integration.pk).update(account_name=name[:100])
         integration.account_name = name[:100]
-    return f"connected to application {name}"
+    return _("connected to application %(name)s") % {"name": name}
 
 
 def register_webhook(integration: Integration, base_url: str) -> str:
@@ -75,4 +77,5 @@ def register_webhook(integration: Integration, base_url: str) -> str:
     url = discord_webhook_url(integration, base_url)
     _call(integration, "PATCH", "/applications/@me", json={"interactions_endpoint_url": url})
     names = ", ".join("/" + c["name"] for c in commands or [])
-    return f"commands {names} registered; interactions endpoint set to {url}"
+    return _("commands %(names)s registered; interactions endpoint set to %(url)s") % {
+        "names": names, "url": url}

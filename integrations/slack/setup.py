@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
@@ -42,14 +43,15 @@ def _remember(integration: Integration, name: str) -> None:
 
 def test_connection(integration: Integration) -> str:
     if not integration.credential("signing_secret"):
-        raise TransportError("Slack: the signing secret is missing", permanent=True)
+        raise TransportError(_("Slack: the signing secret is missing"), permanent=True)
     data = _auth_test(integration)
     _remember(integration, str(data.get("user") or ""))
-    return f"connected as @{data.get('user', '?')} in {data.get('team', '?')}"
+    return _("connected as @%(user)s in %(team)s") % {"user": data.get("user", "?"),
+                                                       "team": data.get("team", "?")}
 
 
 def register_webhook(integration: Integration, base_url: str) -> str:
     test_connection(integration)
     url = slack_webhook_url(integration, base_url)
-    return (f"paste {url} as the Request URL of Event Subscriptions (events app_mention "
-            f"and message.im) and of the slash commands /ask, /image, /new and /link")
+    return _("paste %(url)s as the Request URL of Event Subscriptions (events app_mention and "
+             "message.im) and of the slash commands /ask, /image, /new and /link") % {"url": url}
