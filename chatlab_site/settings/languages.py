@@ -19,6 +19,9 @@ MODELTRANSLATION_DEFAULT_LANGUAGE = LANGUAGE_CODE
 # A bot's name, description, prompt or welcome text missing in one language is shown in the
 # site's default language, then in English: never empty while any of those has it.
 MODELTRANSLATION_FALLBACK_LANGUAGES = tuple(dict.fromkeys((LANGUAGE_CODE, "en")))
+# A bot made in code while another language is active (Bot(name=...)) still gets its text in
+# the default language, which every other language falls back to.
+MODELTRANSLATION_AUTO_POPULATE = "default"
 # The admin's translation fields follow the language order above.
 MODELTRANSLATION_PREPOPULATE_LANGUAGE = LANGUAGE_CODE
 # The language cookie lives a year, like Django's default, and is readable by the socket.
