@@ -6,7 +6,6 @@ import pytest
 
 from conversations.models import Channel, Conversation, Message
 from integrations.models import Delivery, MessengerIdentity
-from integrations.services.handling import inbound_handle  # noqa: F401  (imported for patching)
 from tests.telegram_support import (  # noqa: F401  (fixtures)
     fake_telegram, fake_telegram_server, message_update, post_update, sent_texts, telegram,
 )
@@ -117,3 +116,14 @@ def test_a_group_command_addressed_to_the_bot_is_answered(client, telegram, fake
                                                  chat_type="group", chat_id=-42))
     (send,) = fake_telegram.calls_of("sendMessage")
     assert "role guest" in send.params["text"]
+
+
+def test_the_webhook_costs_a_fixed_few_queries(client, telegram, fake_telegram,
+                                               django_assert_max_num_queries, monkeypatch):
+    # The handling runs elsewhere (its own connection); the view reads the integration and
+    # records the delivery, whatever the update says.
+    monkeypatch.setattr("integrations.services.inbound._dispatch", lambda payload: None)
+    for text in ("hello", "/start", "/image a cat"):
+        with django_assert_max_num_queries(4):
+            assert post_update(client, telegram, message_update(text), wait=False).status_code == 200
+    assert Delivery.objects.count() == 3
