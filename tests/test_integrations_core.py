@@ -222,3 +222,23 @@ def test_unlink_is_for_the_owner_only(client, user, other_user):
     assert client.post(f"/integrations/link/{identity.pk}/unlink/").status_code == 302
     identity.refresh_from_db()
     assert identity.user != user and identity.user.is_guest and identity.linked_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_a_broker_an_accepted_update_goes_to_the_chat_queue(settings, monkeypatch,
+                                                                 telegram_integration):
+    from chatlab_site.celery import app
+    from integrations import tasks
+    from integrations.services.inbound import Inbound, inbound_accept
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    sent: list[tuple[tuple, dict]] = []
+    monkeypatch.setattr(tasks.handle_inbound, "apply_async",
+                        lambda args, **options: sent.append((args, options)))
+    inbound = Inbound(integration_id=telegram_integration.pk, delivery_key="u-1", sender_id="9",
+                      sender_name="Di", chat_id="9", text="hi")
+    assert inbound_accept(inbound) is True
+    assert inbound_accept(inbound) is False  # the same delivery again: nothing queued
+    assert sent == [((inbound.to_dict(),), {"queue": "chat"})]
+    route = app.amqp.router.route({}, "integrations.tasks.handle_inbound")
+    assert route["queue"].name == "chat"
