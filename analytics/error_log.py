@@ -28,10 +28,13 @@ def _location(record: logging.LogRecord) -> str:
 
 
 def _short(path: str) -> str:
-    for marker in ("site-packages/", "/work/", "/app/"):
-        if marker in path:
-            return path.split(marker, 1)[1]
-    return path.rsplit("/", 2)[-1] if "/" in path else path
+    """The path inside the project or the installed package, the same on every machine."""
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1]
+    from django.conf import settings
+
+    root = f"{settings.BASE_DIR}/"
+    return path[len(root):] if path.startswith(root) else path.rsplit("/", 2)[-1]
 
 
 def fingerprint_of(record: logging.LogRecord) -> tuple[str, str, str]:

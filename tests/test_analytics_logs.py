@@ -134,9 +134,9 @@ def test_the_middleware_sets_and_returns_the_id_in_sync_and_async_mode():
 
 @pytest.mark.django_db
 def test_a_page_answers_with_its_request_id(client):
-    response = client.get("/healthz", HTTP_X_REQUEST_ID="health-check-42")
-    assert response[HEADER] == "health-check-42"
-    assert len(client.get("/healthz")[HEADER]) == 32
+    response = client.get("/accounts/login/", HTTP_X_REQUEST_ID="login-page-42")
+    assert response.status_code == 200 and response[HEADER] == "login-page-42"
+    assert len(client.get("/accounts/login/")[HEADER]) == 32
 
 
 @pytest.mark.django_db

@@ -166,6 +166,13 @@ class LimitsSerializer(serializers.Serializer):
     images_per_day = serializers.IntegerField(allow_null=True)
 
 
+class UsageDaySerializer(serializers.Serializer):
+    day = serializers.DateField()
+    replies = serializers.IntegerField()
+    tokens = serializers.IntegerField()
+    images = serializers.IntegerField()
+
+
 class MeSerializer(serializers.Serializer):
     email = serializers.EmailField()
     display_name = serializers.CharField()
@@ -174,6 +181,8 @@ class MeSerializer(serializers.Serializer):
     limits = LimitsSerializer()
     left_today = LimitsSerializer()
     resets_at = serializers.DateTimeField()
+    # The last 30 days, oldest first, from the analytics rollups (updated every ten minutes).
+    usage_history = UsageDaySerializer(many=True)
 
 
 class ErrorBodySerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ from asgiref.sync import async_to_sync
 from django.core.files.base import ContentFile
 from django.db.models import F
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.pagination import PageNumberPagination
@@ -23,6 +24,7 @@ from rest_framework.views import APIView
 
 from accounts.roles import policy_for
 from accounts.services.quotas import allowance_for
+from analytics.selectors import usage_history
 from conversations import selectors
 from conversations.models import Channel, Message
 from conversations.services import conversations as conversation_services
@@ -70,6 +72,7 @@ class MeView(APIView):
                            "tokens_per_day": allowance.tokens_left,
                            "images_per_day": allowance.images_left},
             "resets_at": allowance.resets_at,
+            "usage_history": usage_history(user_id=user.pk, days=30, today=timezone.localdate()),
         }).data)
 
 
