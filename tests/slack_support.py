@@ -66,12 +66,13 @@ def post_event(client: Client, integration: Integration, payload: dict[str, Any]
 
 
 def post_command(client: Client, integration: Integration, command: str, text: str, *,
-                 channel: str = "C0CHANNEL", user: str = "U0PERSON", **sign: Any):
+                 channel: str = "C0CHANNEL", user: str = "U0PERSON",
+                 response_url: str = "https://hooks.slack.com/commands/T0TEST/1/abc", **sign: Any):
     body = urlencode({
         "token": "deprecated-verification-token", "team_id": "T0TEST", "team_domain": "test",
         "channel_id": channel, "channel_name": "general", "user_id": user,
         "user_name": "ada", "command": command, "text": text, "api_app_id": "A0CHATLAB",
-        "response_url": "https://hooks.slack.com/commands/T0TEST/1/abc",
+        "response_url": response_url,
         "trigger_id": f"{next(_ids)}.{int(time.time())}.abcdef",
     }).encode()
     return client.post(f"/integrations/slack/{integration.pk}/", body,

@@ -198,3 +198,27 @@ def test_a_linked_person_gets_the_picture_in_the_thread(client, demo_bot, fake_s
     [uploaded] = picture.files
     upload = fake_slack.uploads[uploaded["id"]]
     assert upload["data"].startswith(b"\x89PNG") and upload["length"] == len(upload["data"])
+
+
+def test_a_command_in_a_channel_without_the_bot_is_explained_to_the_asker(
+        client, demo_bot, fake_slack):
+    fake_slack.fail(Fault(error="not_in_channel", match="chat.postMessage"))
+    integration = slack_integration(demo_bot)
+    post_command(client, integration, "/ask", "hi", channel="C0ELSEWHERE",
+                 response_url=fake_slack.response_url())
+    inbound_wait()
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1  # not retried
+    [notice] = fake_slack.responses
+    assert notice["response_type"] == "ephemeral" and "/invite" in notice["text"]
+    integration.refresh_from_db()
+    assert integration.last_error == "Slack: not_in_channel"
+
+
+def test_a_response_url_elsewhere_is_not_called(client, demo_bot, fake_slack):
+    fake_slack.fail(Fault(error="not_in_channel", match="chat.postMessage"))
+    integration = slack_integration(demo_bot)
+    post_command(client, integration, "/ask", "hi", response_url="http://169.254.169.254/x")
+    inbound_wait()
+    assert fake_slack.responses == []
+    integration.refresh_from_db()
+    assert integration.last_error == "Slack: not_in_channel"

@@ -7,12 +7,16 @@ retry loop (bounded), and it needs to see a 429's Retry-After and which errors a
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from django.conf import settings
+from django.utils.translation import gettext as _
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from conversations.providers.openai_compat import ssl_context
 
@@ -24,12 +28,22 @@ from .mrkdwn import to_mrkdwn
 # channel_not_found, not_in_channel, msg_too_long, ...) is permanent.
 TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
              "request_timeout"}
+# The bot may not post there: a slash command from a channel it was not invited to.
+NOT_A_MEMBER = {"not_in_channel", "channel_not_found"}
+RESPONSE_URL_HOSTS = {"hooks.slack.com"}
+
+log = logging.getLogger(__name__)
 
 
 def slack_client(integration: Integration) -> AsyncWebClient:
     return AsyncWebClient(token=integration.credential("bot_token"),
                           base_url=settings.CHATLAB_SLACK_API_URL, timeout=15,
                           ssl=ssl_context(), retry_handlers=[])
+
+
+def error_code(exc: Exception) -> str:
+    data = exc.response.data if isinstance(exc, SlackApiError) else None
+    return str(data.get("error") or "") if isinstance(data, dict) else ""
 
 
 def slack_error(exc: Exception, secrets: list[str]) -> TransportError:
@@ -76,10 +90,32 @@ class SlackTransport:
             raise slack_error(exc, self.integration.secrets()) from None
 
     async def send(self, target: Target, text: str) -> str:
-        response = await self._call(self.client.chat_postMessage(
-            channel=self._channel(target), text=text, thread_ts=target.thread_id or None,
-            mrkdwn=True, unfurl_links=False, unfurl_media=False))
+        try:
+            response = await self.client.chat_postMessage(
+                channel=self._channel(target), text=text, thread_ts=target.thread_id or None,
+                mrkdwn=True, unfurl_links=False, unfurl_media=False)
+        except SlackApiError as exc:
+            if error_code(exc) in NOT_A_MEMBER:
+                await self._explain_privately(target)
+            raise slack_error(exc, self.integration.secrets()) from None
+        except (SlackRequestError, aiohttp.ClientError, TimeoutError) as exc:
+            raise slack_error(exc, self.integration.secrets()) from None
         return str(response["ts"])
+
+    async def _explain_privately(self, target: Target) -> None:
+        """Tells the person who typed the slash command (only them) why no answer comes, through
+        the command's response_url: the one way to reach a channel the bot is not in."""
+        url = str(target.reply_ref.get("response_url") or "")
+        allowed = RESPONSE_URL_HOSTS | {urlsplit(settings.CHATLAB_SLACK_API_URL).netloc}
+        if not url or urlsplit(url).netloc not in allowed:
+            return
+        try:
+            await AsyncWebhookClient(url, timeout=10, ssl=ssl_context()).send(
+                response_type="ephemeral",
+                text=_("I cannot write in this channel. Invite me with /invite, or write to me "
+                       "directly."))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("slack response_url failed: %s", type(exc).__name__)
 
     async def edit(self, target: Target, ref: str, text: str) -> None:
         await self._call(self.client.chat_update(channel=self._channel(target), ts=ref,

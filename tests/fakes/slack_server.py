@@ -44,6 +44,7 @@ class FakeSlack(ThreadedFake):
         self.revoked_tokens: set[str] = set()
         self.messages: list[SlackMessage] = []
         self.uploads: dict[str, dict[str, Any]] = {}
+        self.responses: list[dict[str, Any]] = []  # what was posted to commands' response_url
         self._ids = itertools.count(1)
 
     @property
@@ -55,6 +56,7 @@ class FakeSlack(ThreadedFake):
         with self._lock:
             self.messages.clear()
             self.uploads.clear()
+            self.responses.clear()
             self.valid_tokens = {"xoxb-test-token"}
             self.revoked_tokens = set()
 
@@ -64,6 +66,7 @@ class FakeSlack(ThreadedFake):
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/commands/{rest:.*}", self._response_url)
 
     # -- plumbing -------------------------------------------------------------------------
     async def _arguments(self, request: web.Request) -> dict[str, Any] | None:
@@ -187,6 +190,18 @@ class FakeSlack(ThreadedFake):
             return web.Response(status=404, text="not found")
         upload["data"] = data
         return web.Response(text=f"OK - {len(data)}")
+
+    def response_url(self, name: str = "T0TEST/1/abc") -> str:
+        """A slash command's response_url, pointing here (Slack's is on hooks.slack.com)."""
+        return f"{self.origin}/commands/{name}"
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="invalid_payload")
+        self.responses.append(body)
+        return web.Response(text="ok")  # Slack answers response_url posts with plain "ok"
 
 
 __all__ = ["BOT_USER_ID", "Fault", "FakeSlack", "SlackMessage"]
