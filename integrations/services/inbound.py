@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import dataclasses
 import logging
 import threading
@@ -80,14 +81,21 @@ def _dispatch(payload: dict[str, Any]) -> None:
         return
     from conversations.worker_loop import shared_loop
 
-    from .handling import inbound_handle
-
     web_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     loop = web_loop if web_loop is not None and web_loop.is_running() else shared_loop()
-    future = asyncio.run_coroutine_threadsafe(inbound_handle(Inbound.from_dict(payload)), loop)
+    future = asyncio.run_coroutine_threadsafe(_detached(payload), loop)
     with _inflight_lock:
         _inflight.add(future)
     future.add_done_callback(_forget)
+
+
+async def _detached(payload: dict[str, Any]) -> None:
+    from .handling import inbound_handle
+
+    # A fresh context, as the reply runner gives replies: the webhook's request context (and
+    # its per-request sync executor, gone once the view returns) must not be inherited.
+    await asyncio.create_task(inbound_handle(Inbound.from_dict(payload)),
+                              context=contextvars.Context())
 
 
 def _forget(future: concurrent.futures.Future[Any]) -> None:
