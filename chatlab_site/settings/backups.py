@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from chatlab_site import env
 
-from .base import DATA_DIR, STORAGES
+from .base import DATA_DIR
+from .storage import STORAGES  # media's (S3 when configured), to which the backups' own is added
 from .services import CELERY_TASK_ROUTES
 
 # A storage of their own, never the media one: losing the media bucket must not lose its backups.
