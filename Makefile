@@ -33,14 +33,16 @@ run: install
 	@echo "Chatlab is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	$(BIN)/python -m chatlab_site.serve -b $(HOST) -p $(PORT)
 
-# With DATABASE_URL set (CI: PostgreSQL) the permission and quota tests run on SQLite too.
+# With DATABASE_URL set (CI: PostgreSQL) the permission and quota tests and the backup round
+# trip run on SQLite too.
 # Two workers (pytest-xdist): the suite's stacks, databases and Redis databases are per worker.
 test: install-dev
 	$(BIN)/python -m pytest -n 2
 	@if [ -n "$$DATABASE_URL" ]; then \
-	  echo "== permission matrix, roles and quotas again on SQLite"; \
+	  echo "== permission matrix, roles and quotas, backup round trip again on SQLite"; \
 	  DATABASE_URL= $(BIN)/python -m pytest -n 2 -q -p no:cacheprovider tests/test_permission_matrix.py \
-	    tests/test_roles_and_quotas.py tests/test_guests.py tests/test_api.py; \
+	    tests/test_roles_and_quotas.py tests/test_guests.py tests/test_api.py \
+	    tests/test_backup_roundtrip.py; \
 	fi
 
 # Regenerates both lock files from pyproject.toml (needs the network to PyPI).
