@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
@@ -12,25 +14,56 @@ from .languages import user_language
 class UserLanguageMiddleware:
     """After authentication: a signed-in person's saved language replaces the one LocaleMiddleware
     picked from the cookie or the browser, and the cookie is brought in line with it, so the
-    login page after a logout and the chat socket speak it too."""
+    login page after a logout and the chat socket speak it too.
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    Async-capable: under ASGI the streaming views (SSE, /v1) stay on the event loop."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
         # Without a session cookie nobody is signed in: no session or user to read.
-        signed_in = settings.SESSION_COOKIE_NAME in request.COOKIES
-        chosen = user_language(getattr(request, "user", None)) if signed_in else None
-        if chosen:
-            translation.activate(chosen)
-            request.LANGUAGE_CODE = chosen
-        response = self.get_response(request)
-        if signed_in and settings.LANGUAGE_COOKIE_NAME not in response.cookies:
-            # Read again: the view may have just saved a new choice (set_language, login).
-            chosen = user_language(getattr(request, "user", None))
-            if chosen and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != chosen:
-                set_language_cookie(response, chosen)
+        user = request.user if _may_be_signed_in(request) else None
+        chosen = _activate(request, user)
+        return _align_cookie(request, self.get_response(request), user, chosen)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        user = await request.auser() if _may_be_signed_in(request) else None
+        chosen = _activate(request, user)
+        response = await self.get_response(request)  # type: ignore[misc]
+        return _align_cookie(request, response, user, chosen)
+
+
+def _may_be_signed_in(request: HttpRequest) -> bool:
+    return settings.SESSION_COOKIE_NAME in request.COOKIES
+
+
+def _activate(request: HttpRequest, user: Any) -> str | None:
+    chosen = user_language(user)
+    if chosen:
+        translation.activate(chosen)
+        request.LANGUAGE_CODE = chosen
+    return chosen
+
+
+def _align_cookie(request: HttpRequest, response: HttpResponse, user: Any,
+                  chosen: str | None) -> HttpResponse:
+    # The view may have set it (set_language); then that choice stands. user_language is read
+    # again: set_language updates the same user object when it saves a new choice.
+    if settings.LANGUAGE_COOKIE_NAME in response.cookies:
         return response
+    chosen = user_language(user) or chosen
+    if chosen and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != chosen:
+        set_language_cookie(response, chosen)
+    return response
 
 
 def set_language_cookie(response: HttpResponse, code: str) -> None:
