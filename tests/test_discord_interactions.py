@@ -126,7 +126,8 @@ def test_an_interaction_becomes_an_inbound_event():
     inbound = discord_interaction_parse(7, payload)
     assert inbound is not None
     assert (inbound.command, inbound.argument, inbound.sender_name) == ("image", "a red fox", "Ada")
-    assert inbound.chat_id == payload["channel_id"] and inbound.reply_ref["token"] == payload["token"]
+    assert inbound.chat_id == payload["channel_id"]
+    assert inbound.reply_ref["token"] == payload["token"] and inbound.language == "de"
     assert discord_interaction_parse(7, command_payload("gpt", "hi")).command == "ask"
 
 

@@ -11,7 +11,6 @@ from conversations.models import Message
 from integrations.models import Integration
 from integrations.services.inbound import inbound_wait
 from integrations.slack.mrkdwn import to_mrkdwn
-from tests.fakes.openai_server import Behaviour
 from tests.fakes.threaded import Fault
 from tests.slack_support import (  # noqa: F401  (fixtures)
     event_payload, fake_slack, fake_slack_server, mention, post_command, post_event,
