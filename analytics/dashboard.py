@@ -8,7 +8,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -113,7 +114,22 @@ def _chart_data(board: Dashboard) -> dict[str, Any]:
     }
 
 
+def _roll_up_now(request: HttpRequest) -> HttpResponse:
+    """Queues the rollup of today and yesterday (in the embedded mode, where no beat runs, it
+    runs at once)."""
+    from .tasks import rollup_usage
+
+    rollup_usage.delay(2)
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        messages.success(request, _("Today and yesterday were rolled up."))
+    else:
+        messages.success(request, _("The rollup of today and yesterday was queued."))
+    return HttpResponseRedirect(request.get_full_path())
+
+
 def dashboard_view(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
+    if request.method == "POST" and request.POST.get("action") == "rollup":
+        return _roll_up_now(request)
     chosen = parse_range(request.GET)
     board = dashboard_read(start=chosen.start, end=chosen.end)
     examples = request.user.has_perm("analytics.view_topic_examples")

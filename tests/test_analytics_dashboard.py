@@ -170,3 +170,56 @@ def test_topic_examples_need_their_own_permission(client):
     grant(staff, "view_topic_examples")
     page = client.get(URL).content.decode()
     assert "My private trip to Lisbon" in page
+
+
+def test_roll_up_now_counts_todays_replies(client, superuser):
+    from analytics.models import RollupRun
+    from tests.factories import MessageFactory
+
+    conversation = ConversationFactory(owner=superuser)
+    MessageFactory(conversation=conversation, role="assistant", status="complete",
+                   prompt_tokens=3, completion_tokens=4)
+    response = client.post(URL, {"action": "rollup"})
+    assert response.status_code == 302
+    assert set(RollupRun.objects.values_list("day", flat=True)) == {TODAY, TODAY - timedelta(1)}
+    page = client.get(URL)
+    assert page.context["board"].totals["replies"] == 1
+    assert "Today and yesterday were rolled up." in page.content.decode()
+    staff = UserFactory(is_staff=True)
+    client.force_login(staff)
+    assert client.post(URL, {"action": "rollup"}).status_code == 403
+
+
+def test_errors_are_browsable_in_the_admin(client, superuser):
+    from analytics.models import ErrorEvent
+
+    error = ErrorEvent.objects.create(
+        fingerprint="f" * 64, logger="chatlab_site.ops.backups", level="ERROR",
+        message="backup failed", exception="builtins.OSError", location="x.py:run",
+        traceback="Traceback (most recent call last):\nOSError: disk full", count=3,
+        first_seen=timezone.now(), last_seen=timezone.now(), last_request_id="abc123456")
+    listing = client.get(reverse("admin:analytics_errorevent_changelist"))
+    assert listing.status_code == 200 and "backup failed" in listing.content.decode()
+    detail = client.get(reverse("admin:analytics_errorevent_change", args=[error.pk]))
+    assert detail.status_code == 200 and "OSError: disk full" in detail.content.decode()
+    assert client.get(reverse("admin:analytics_modelprice_add")).status_code == 200
+
+
+def test_the_rollup_and_topics_are_scheduled_on_maintenance():
+    from django_celery_beat.models import PeriodicTask
+
+    tasks = {t.task: t for t in PeriodicTask.objects.filter(task__startswith="analytics.")}
+    assert set(tasks) == {"analytics.tasks.rollup_usage", "analytics.tasks.find_topics"}
+    assert {t.queue for t in tasks.values()} == {"maintenance"}
+    assert tasks["analytics.tasks.rollup_usage"].interval.every == 600
+
+
+def test_the_rollup_command_fills_past_days(capsys):
+    from django.core.management import call_command
+
+    from analytics.models import RollupRun
+
+    call_command("analytics_rollup", "--since", (TODAY - timedelta(days=4)).isoformat())
+    assert RollupRun.objects.count() == 5
+    with pytest.raises(Exception, match="YYYY-MM-DD"):
+        call_command("analytics_rollup", "--since", "last week")

@@ -194,3 +194,21 @@ def test_a_failure_to_write_is_logged_and_dropped(monkeypatch, caplog):
 def test_a_scrubbed_string_keeps_ordinary_text():
     text = "reply 5f1 finished in 1200 ms for bot gpt (tokens 12)"
     assert scrub(text) == text
+
+
+def test_a_websocket_connection_runs_with_its_request_id():
+    from analytics.request_ids import RequestIdASGIMiddleware
+
+    seen = []
+
+    async def consumer(scope, receive, send):
+        seen.append(current_request_id())
+
+    async def connect(headers):
+        await RequestIdASGIMiddleware(consumer)({"type": "websocket", "headers": headers},
+                                                None, None)
+
+    asyncio.run(connect([(b"x-request-id", b"socket-id-0001")]))
+    asyncio.run(connect([(b"x-request-id", b"bad id")]))
+    assert seen[0] == "socket-id-0001" and len(seen[1]) == 32
+    assert current_request_id() == ""
