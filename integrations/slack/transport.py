@@ -50,8 +50,7 @@ def slack_error(exc: Exception, secrets: list[str]) -> TransportError:
     if isinstance(exc, SlackApiError):
         response = exc.response
         status = response.status_code
-        data = response.data if isinstance(response.data, dict) else {}
-        code = str(data.get("error") or f"HTTP {status}")
+        code = error_code(exc) or f"HTTP {status}"
         retry_after = None
         if status == 429:
             header = next((v for k, v in response.headers.items()
