@@ -95,7 +95,7 @@ class DailyUsage(models.Model):
     prompt_tokens = models.PositiveBigIntegerField(default=0)
     completion_tokens = models.PositiveBigIntegerField(default=0)
     images = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(max_digits=16, decimal_places=6, default=Decimal(0))
+    cost = models.DecimalField(max_digits=22, decimal_places=10, default=Decimal(0))
 
     class Meta:
         indexes = [models.Index(fields=["day", "kind"], name="daily_usage_day")]
@@ -120,7 +120,7 @@ class DailyUserUsage(models.Model):
     completion_tokens = models.PositiveBigIntegerField(default=0)
     images = models.PositiveIntegerField(default=0)
     logins = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(max_digits=16, decimal_places=6, default=Decimal(0))
+    cost = models.DecimalField(max_digits=22, decimal_places=10, default=Decimal(0))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "day"], name="daily_user_once")]

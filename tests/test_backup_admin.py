@@ -10,6 +10,7 @@ from django.test import Client
 from accounts.models import RolePolicy
 from chatlab_site.ops.backups.create import backup_create
 from chatlab_site.ops.backups.naming import MANIFEST_SUFFIX
+from chatlab_site.ops.backups.storage import manifest_read
 from chatlab_site.ops.models import BackupRun
 from tests.backup_support import backup_dir  # noqa: F401
 from tests.factories import UserFactory
@@ -39,6 +40,10 @@ def _admin_role_member() -> Client:
     return client
 
 
+def _database_part(name: str) -> str:
+    return manifest_read(name)["database_file"]
+
+
 def _download(name: str, part: str = MANIFEST_SUFFIX.lstrip(".")) -> str:
     return f"{PAGE}download/{name}/{part}/"
 
@@ -51,11 +56,12 @@ def test_superusers_see_the_backups_and_download_them(backups, backup_dir):
     for name in backups:
         assert name in html and _download(name) in html
     assert "Back up now" in html and "No restore drill has run yet" in html
-    response = client.get(_download(backups[0], "db.sqlite3.gz"))
+    part = _database_part(backups[0])
+    response = client.get(_download(backups[0], part))
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment")
     assert b"".join(response.streaming_content) == (
-        backup_dir / f"{backups[0]}.db.sqlite3.gz").read_bytes()
+        backup_dir / f"{backups[0]}.{part}").read_bytes()
     # Only the files a backup's manifest lists, only under backup names.
     assert client.get(_download(backups[0], "secret_key")).status_code == 404
     assert client.get(f"{PAGE}download/not-a-backup/manifest.json/").status_code == 404
@@ -64,7 +70,7 @@ def test_superusers_see_the_backups_and_download_them(backups, backup_dir):
 
 
 def test_only_superusers_download(backups):
-    url = _download(backups[0], "db.sqlite3.gz")
+    url = _download(backups[0], _database_part(backups[0]))
     staff = _admin_role_member()
     page = staff.get(PAGE)
     assert page.status_code == 200 and backups[0] in page.content.decode()
