@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
+T = TypeVar("T")
 HEADER = "X-Request-ID"
 CELERY_HEADER = "chatlab_request_id"
 # What a client may choose: short, printable, nothing that could forge a log line.
@@ -100,6 +101,17 @@ class RequestIdASGIMiddleware:
             await self.inner(scope, receive, send)
         finally:
             request_id_var.reset(token)
+
+
+def carrying_request_id(coro: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
+    """The coroutine, set to run with the caller's request id: for a coroutine handed to
+    another thread's loop, whose tasks do not copy the caller's context."""
+    return _with_request_id(coro, request_id_var.get())
+
+
+async def _with_request_id(coro: Coroutine[Any, Any, T], rid: str) -> T:
+    request_id_var.set(rid)  # in this task's own context only
+    return await coro
 
 
 def connect_celery_signals() -> None:

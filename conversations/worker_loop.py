@@ -39,7 +39,9 @@ def shared_loop() -> asyncio.AbstractEventLoop:
 
 
 def run_on_shared_loop(coro: Coroutine[Any, Any, T], timeout: float) -> T:
-    future = asyncio.run_coroutine_threadsafe(coro, shared_loop())
+    from analytics.request_ids import carrying_request_id  # the task's id into its reply's logs
+
+    future = asyncio.run_coroutine_threadsafe(carrying_request_id(coro), shared_loop())
     try:
         return future.result(timeout)
     except TimeoutError:

@@ -212,3 +212,16 @@ def test_a_websocket_connection_runs_with_its_request_id():
     asyncio.run(connect([(b"x-request-id", b"bad id")]))
     assert seen[0] == "socket-id-0001" and len(seen[1]) == 32
     assert current_request_id() == ""
+
+
+def test_a_coroutine_on_the_workers_shared_loop_keeps_the_tasks_request_id():
+    from conversations.worker_loop import run_on_shared_loop
+
+    async def inner():
+        await asyncio.sleep(0)
+        spawned = asyncio.create_task(asyncio.sleep(0, result=current_request_id()))
+        return current_request_id(), await spawned
+
+    with request_id_scope("task-id-0001"):
+        assert run_on_shared_loop(inner(), timeout=5) == ("task-id-0001", "task-id-0001")
+    assert run_on_shared_loop(inner(), timeout=5) == ("", "")
