@@ -19,3 +19,11 @@ def handle_inbound(payload: dict[str, Any]) -> None:
 
     run_on_shared_loop(inbound_handle(Inbound.from_dict(payload)),
                        timeout=settings.CHATLAB_REPLY_TIMEOUT + 120)
+
+
+# Scheduled on `maintenance` by the migration 0002_cleanup_schedule (the queue is set there).
+@shared_task(name="integrations.tasks.forget_deliveries", ignore_result=True)
+def forget_deliveries() -> int:
+    from .services.cleanup import deliveries_forget
+
+    return deliveries_forget()

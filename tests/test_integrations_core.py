@@ -242,3 +242,32 @@ def test_with_a_broker_an_accepted_update_goes_to_the_chat_queue(settings, monke
     assert sent == [((inbound.to_dict(),), {"queue": "chat"})]
     route = app.amqp.router.route({}, "integrations.tasks.handle_inbound")
     assert route["queue"].name == "chat"
+
+
+@pytest.mark.django_db
+def test_old_deliveries_and_spent_codes_are_forgotten(telegram_integration, user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_celery_beat.models import PeriodicTask
+
+    from integrations.models import Delivery
+    from integrations.services.people import link_code_create
+    from integrations.tasks import forget_deliveries
+
+    old = Delivery.objects.create(integration=telegram_integration, key="old")
+    Delivery.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(days=4))
+    Delivery.objects.create(integration=telegram_integration, key="new")
+    link_code_create(user=user)
+    LinkCode.objects.update(expires_at=timezone.now() - timedelta(days=2))
+    assert forget_deliveries() == 2
+    assert list(Delivery.objects.values_list("key", flat=True)) == ["new"]
+    assert not LinkCode.objects.exists()
+    # The schedule (made by a data migration; an earlier transactional test may have emptied
+    # the table, so it is made again here the same way).
+    from django.apps import apps
+    from importlib import import_module
+
+    import_module("integrations.migrations.0002_cleanup_schedule").schedule(apps, None)
+    task = PeriodicTask.objects.get(task="integrations.tasks.forget_deliveries")
+    assert task.queue == "maintenance" and task.interval.period == "days"

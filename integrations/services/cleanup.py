@@ -1,0 +1,20 @@
+"""Forgetting what is no longer needed: delivery keys older than any platform's retries, and
+link codes that were used or expired."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from ..models import Delivery, LinkCode
+
+# Telegram re-sends an unanswered update for up to a day; Slack and Discord retry for minutes.
+DELIVERY_DAYS = 3
+
+
+def deliveries_forget() -> int:
+    now = timezone.now()
+    deleted, _ = Delivery.objects.filter(received_at__lt=now - timedelta(days=DELIVERY_DAYS)).delete()
+    codes, _ = LinkCode.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
+    return deleted + codes
