@@ -17,7 +17,12 @@ def may_see_dashboard(user: Any) -> bool:
 
     if not user.is_active:
         return False
-    return user.has_perm("analytics.view_dashboard") or role_of(user) == Role.ADMIN
+    if user.has_perm("analytics.view_dashboard"):
+        return True
+    # Asked for every model list the admin draws: the role is read once per request's user.
+    if not hasattr(user, "_analytics_admin_role"):
+        user._analytics_admin_role = role_of(user) == Role.ADMIN
+    return user._analytics_admin_role
 
 
 class _ReadOnly(admin.ModelAdmin):
