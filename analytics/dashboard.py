@@ -146,8 +146,12 @@ def dashboard_view(request: HttpRequest, context: dict[str, Any]) -> HttpRespons
                   Conversation.objects.filter(pk__in=wanted).values_list("pk", "title")}
     topic_rows = [{"topic": t, "examples": [(i, titles[i]) for i in t.examples if i in titles]}
                   for t in board.topics]
+    labels = {"bot": _("Bot"), "model": _("Model"), "channel": _("Channel"), "role": _("Role"),
+              "language": _("Language")}
+    sections = [(name, labels[name], board.breakdowns[name]) for name in BREAKDOWNS]
     context.update(
         title=_("Usage dashboard"), board=board, range=chosen, notes=chosen.notes,
+        sections=sections,
         chart_data=_chart_data(board), topic_rows=topic_rows, show_examples=examples,
         tables=TABLES, breakdown_names=BREAKDOWNS, today=_today(),
     )
