@@ -81,3 +81,34 @@ def test_the_admin_action_registers_the_endpoint(client, demo_bot, fake_discord,
     url = f"https://chat.example.com/integrations/discord/{integration.pk}/"
     assert fake_discord.application["interactions_endpoint_url"] == url
     assert url in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_discord_accepts_the_endpoint_after_checking_its_signatures(demo_bot, fake_discord,
+                                                                    live_server):
+    # As Discord does when the URL is set: a signed PING must get PONG, a forged one 401.
+    from tests.discord_support import SIGNING_KEY
+
+    fake_discord.signing_key = SIGNING_KEY
+    integration = discord_integration(demo_bot)
+    setup.register_webhook(integration, live_server.url)
+    url = f"{live_server.url}/integrations/discord/{integration.pk}/"
+    assert fake_discord.application["interactions_endpoint_url"] == url
+    assert [(status, answer) for _, status, answer in fake_discord.endpoint_checks] == [
+        (200, {"type": 1}), (401, None)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_discord_refuses_an_endpoint_that_does_not_know_its_key(demo_bot, fake_discord,
+                                                               live_server):
+    from nacl.signing import SigningKey
+
+    fake_discord.signing_key = SigningKey.generate()  # not the key stored in the integration
+    integration = discord_integration(demo_bot)
+    with pytest.raises(TransportError) as caught:
+        setup.register_webhook(integration, live_server.url)
+    assert caught.value.message == (
+        "Discord: 400 Invalid Form Body, code 50035 (interactions_endpoint_url: The specified "
+        "interactions endpoint url could not be verified.)")
+    assert fake_discord.application["interactions_endpoint_url"] is None
+    assert [status for _, status, _ in fake_discord.endpoint_checks] == [401, 401]

@@ -43,8 +43,23 @@ def discord_error(response: httpx.Response | None, exc: Exception | None,
         return TransportError("Discord: rate limited (429)", retry_after=retry_after)
     detail = body.get("message") or response.reason_phrase
     code = f", code {body['code']}" if body.get("code") else ""
-    message = scrub(f"Discord: {status} {detail}{code}", secrets)
+    field = _first_field_error(body.get("errors"))
+    message = scrub(f"Discord: {status} {detail}{code}{field}", secrets)
     return TransportError(message, permanent=status < 500)
+
+
+def _first_field_error(errors: Any, path: str = "") -> str:
+    """Discord nests form errors by field ({"a": {"_errors": [{"message": ...}]}}): the first."""
+    if not isinstance(errors, dict):
+        return ""
+    for key, value in errors.items():
+        if key == "_errors" and isinstance(value, list) and value:
+            first = value[0] if isinstance(value[0], dict) else {}
+            return f" ({path}: {first.get('message', '')})"
+        found = _first_field_error(value, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return ""
 
 
 def checked(response: httpx.Response, secrets: list[str]) -> Any:

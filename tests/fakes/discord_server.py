@@ -13,7 +13,12 @@ Bot endpoints ("Authorization: Bot <token>"):
 Errors as Discord sends them: 429 with {"retry_after": s, "global": false} and Retry-After,
 401 {"message": "401: Unauthorized", "code": 0}, 404 Unknown Webhook (10015), 400 Invalid Form
 Body (50035) for content over 2000 characters. A test opens an interaction with
-`open_interaction()` once the endpoint answered it with a deferred response (type 5).
+`open_interaction()` before it posts the interaction to the endpoint.
+
+Setting the interactions endpoint URL is checked as Discord checks it when `signing_key` is set
+(the private half of the application's public key): the fake sends the URL a correctly signed
+PING, which must get PONG, and a badly signed one, which must get 401; otherwise the change is
+refused with 400.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+from nacl.signing import SigningKey
 
 from tests.fakes.threaded import Fault, ThreadedFake
 
@@ -57,6 +64,7 @@ class FakeDiscord(ThreadedFake):
         super().__init__(**kwargs)
         self.bot_token = "discord-bot-token"
         self.public_key = ""  # the application's verify_key, set by the test
+        self.signing_key: SigningKey | None = None  # signs the endpoint check's PINGs
         self.application: dict[str, Any] = {}
         self.commands: list[dict[str, Any]] = []
         self.interactions: dict[str, Interaction] = {}
@@ -75,6 +83,8 @@ class FakeDiscord(ThreadedFake):
                                 "interactions_endpoint_url": None}
             self.commands = []
             self.interactions = {}
+            self.signing_key = None
+            self.endpoint_checks: list[tuple[str, int, Any]] = []
 
     def open_interaction(self, token: str) -> Interaction:
         """Discord shows the deferred response as a 'thinking' message: the @original."""
@@ -224,10 +234,35 @@ class FakeDiscord(ThreadedFake):
         if request.method == "PATCH":
             if not isinstance(payload, dict):
                 return self._error(400, "Invalid Form Body", 50035)
+            url = payload.get("interactions_endpoint_url")
+            if url and self.signing_key is not None and not await self._endpoint_ok(url):
+                return self._error(400, "Invalid Form Body", 50035, errors={
+                    "interactions_endpoint_url": {"_errors": [{
+                        "code": "APPLICATION_INTERACTIONS_ENDPOINT_URL_INVALID",
+                        "message": "The specified interactions endpoint url could not be "
+                                   "verified."}]}})
             self.application.update({k: payload[k] for k in ("interactions_endpoint_url",)
                                      if k in payload})
         return web.json_response({**self.application, "verify_key": self.public_key,
                                   "bot_public": True})
+
+    async def _endpoint_ok(self, url: str) -> bool:
+        assert self.signing_key is not None
+        body = json.dumps({"id": str(next(self._ids)), "application_id": self.application["id"],
+                           "type": 1, "version": 1, "token": "ping"}).encode()
+        stamp = str(int(time.time()))
+        good = self.signing_key.sign(stamp.encode() + body).signature.hex()
+        bad = SigningKey.generate().sign(stamp.encode() + body).signature.hex()
+        results = []
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            for signature in (good, bad):
+                headers = {"X-Signature-Ed25519": signature, "X-Signature-Timestamp": stamp,
+                           "Content-Type": "application/json"}
+                async with session.post(url, data=body, headers=headers) as response:
+                    answer = await response.json() if response.status == 200 else None
+                    self.endpoint_checks.append((signature, response.status, answer))
+                    results.append((response.status, answer))
+        return results[0] == (200, {"type": 1}) and results[1][0] == 401
 
     async def _me(self, request: web.Request) -> web.Response:
         failure = self._record("me", request, None)
