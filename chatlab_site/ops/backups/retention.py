@@ -1,5 +1,6 @@
-"""Retention: keep the newest backup of each of the last N days, M ISO weeks and K months (and
-always the newest one); remove the rest, and leftovers of backups that never finished."""
+"""Retention: keep the newest backup of each of the last N days, M ISO weeks and K months, plus
+every backup of the last 24 hours (a "back up now" before an upgrade is not pruned by the next
+scheduled one); remove the rest, and leftovers of backups that never finished."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .storage import backup_names, storage_delete, storage_files
 
 # A part without a manifest may belong to a backup being written right now.
 LEFTOVER_AGE = timedelta(hours=12)
+RECENT = timedelta(hours=24)
 
 
 def retention_keep(*, times: dict[str, datetime], daily: int, weekly: int,
@@ -49,8 +51,10 @@ def retention_apply(*, policy: RetentionPolicy | None = None,
     times = {name: name_time(name) for name in complete}
     keep = retention_keep(times=times, daily=policy.keep_daily, weekly=policy.keep_weekly,
                           monthly=policy.keep_monthly)
+    now = timezone.now()
+    keep |= {name for name, when in times.items() if when > now - RECENT}
     removed = [name for name in complete if name not in keep]
-    cutoff = timezone.now() - LEFTOVER_AGE
+    cutoff = now - LEFTOVER_AGE
     for name in removed:
         progress(f"  prune {name}")
         for stored in files:
