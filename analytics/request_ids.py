@@ -83,8 +83,9 @@ class RequestIdMiddleware:
 
     @staticmethod
     def _start(request: HttpRequest) -> Any:
-        request.request_id = accept_request_id(request.headers.get(HEADER))  # type: ignore[attr-defined]
-        return request_id_var.set(request.request_id)  # type: ignore[attr-defined]
+        rid = accept_request_id(request.headers.get(HEADER))
+        request.request_id = rid  # type: ignore[attr-defined]
+        return request_id_var.set(rid)
 
 
 class RequestIdASGIMiddleware:

@@ -160,7 +160,8 @@ def test_errors_are_grouped_by_fingerprint():
     grouped, other = ErrorEvent.objects.order_by("-count")
     assert grouped.count == 3 and other.count == 1
     assert grouped.logger == "chatlab_site.ops.backups"
-    assert grouped.exception == "builtins.OSError" and "test_analytics_logs.py:fail" in grouped.location
+    assert grouped.exception == "builtins.OSError"
+    assert grouped.location == "tests/test_analytics_logs.py:fail"
     assert grouped.message == "backup 3 failed" and grouped.last_request_id == "third-request-3"
     assert "OSError: disk full on run 3" in grouped.traceback
     assert "topsecret" not in grouped.traceback and "[redacted]" in grouped.traceback

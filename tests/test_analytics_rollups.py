@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group
 from django.db.models import Sum
-from django.utils import timezone
 
 from accounts.models import Role, RolePolicy
 from analytics import recorder
@@ -78,7 +77,8 @@ def test_a_day_rolls_up_to_the_raw_counts(people):
           when=at(DAY, 6))
     job = ImageJob.objects.create(owner=people["member"], model="dall-e-3", prompt="a cat",
                                   size="1024x1024", status="done", channel="telegram",
-                                  started_at=at(DAY, 3), finished_at=at(DAY, 3) + timedelta(seconds=9))
+                                  started_at=at(DAY, 3),
+                                  finished_at=at(DAY, 3) + timedelta(seconds=9))
     ImageJob.objects.filter(pk=job.pk).update(created_at=at(DAY, 3))
     for index in range(2):
         job.images.create(owner=people["member"], index=index, file=f"f{index}.png",
