@@ -69,7 +69,7 @@ def test_a_site_survives_backup_wipe_and_restore(backup_dir, demo_images, settin
     call_command("restore", "--latest", "--noinput")
     out = capsys.readouterr().out
     assert "sha256 ok" in out and "[4/5] restore the database" in out
-    assert f"conversations_message: - -> 6" in out  # the table did not exist before
+    assert "conversations_message: - -> 6" in out  # the table did not exist before
     rows_after = database_rows()
     assert rows_after.keys() == rows_before.keys()
     for table, rows in rows_before.items():
@@ -92,3 +92,25 @@ def test_a_plain_backup_restores_over_a_changed_database(backup_dir, settings):
     assert database_rows() != before
     call_command("restore", result.name, "--noinput")
     assert database_rows() == before
+
+
+def test_a_backup_from_an_older_schema_is_restored_then_migrated(backup_dir, settings, capsys):
+    """Made before the last ops migration ran (as by an older Chatlab), restored by this code:
+    the rows come back as they were, then migrate brings the schema up to date."""
+    from django.db.migrations.recorder import MigrationRecorder
+    from django_celery_beat.models import PeriodicTask
+
+    call_command("migrate", "ops", "0001", verbosity=0)
+    populate(user_count=1)
+    name = backup_create(include_media=False).name
+    manifest = manifest_read(name)
+    assert "0002_backup_schedule" not in manifest["migrations"]["ops"]
+    call_command("migrate", "ops", verbosity=0)
+    database_wipe()
+
+    call_command("restore", name, "--noinput")
+    out = capsys.readouterr().out
+    assert "older than this code" in out and "migrations applied on top" in out
+    applied = MigrationRecorder.Migration.objects.filter(app="ops").values_list("name", flat=True)
+    assert "0002_backup_schedule" in set(applied)
+    assert PeriodicTask.objects.filter(task="chatlab_site.ops.tasks.backup_scheduled").exists()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import boto3
 import pytest
