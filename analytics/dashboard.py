@@ -56,7 +56,7 @@ def parse_range(params: Any) -> DateRange:
     return DateRange(start, end, notes)
 
 
-def _csv_rows(table: str, board: Dashboard, examples: bool) -> tuple[list[str], list[list[Any]]]:
+def _csv_rows(table: str, board: Dashboard) -> tuple[list[str], list[list[Any]]]:
     if table == "daily":
         names = list(board.series)
         return ["day", *names], [[day, *(board.series[n][i] for n in names)]
@@ -87,8 +87,8 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def export_csv(table: str, board: Dashboard, examples: bool) -> HttpResponse:
-    header, rows = _csv_rows(table, board, examples)
+def export_csv(table: str, board: Dashboard) -> HttpResponse:
+    header, rows = _csv_rows(table, board)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="chatlab-{table}-{board.start}-{board.end}.csv"')
@@ -138,7 +138,7 @@ def dashboard_view(request: HttpRequest, context: dict[str, Any]) -> HttpRespons
         if table not in TABLES:
             return HttpResponse(_("There is no table called %(name)s.") % {"name": table[:40]},
                                 status=400, content_type="text/plain; charset=utf-8")
-        return export_csv(table, board, examples)
+        return export_csv(table, board)
     titles: dict[str, str] = {}
     if examples:
         wanted = [i for t in board.topics for i in t.examples]
