@@ -33,6 +33,18 @@ def fake_telegram(fake_telegram_server: FakeTelegram, settings: Any) -> Iterator
     yield fake_telegram_server
     inbound_wait()
     fake_telegram_server.reset()
+    _close_handler_connections()
+
+
+def _close_handler_connections() -> None:
+    """The handlings' database work ran on asgiref's sync thread behind the shared loop; its
+    connection would keep the test database open after the run."""
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    from conversations.worker_loop import run_on_shared_loop
+
+    run_on_shared_loop(sync_to_async(connections.close_all)(), timeout=10)
 
 
 @pytest.fixture
