@@ -36,7 +36,11 @@ class UserLanguageMiddleware:
         return _align_cookie(request, self.get_response(request), user, chosen)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        user = await request.auser() if _may_be_signed_in(request) else None
+        user = None
+        if _may_be_signed_in(request):
+            user = await request.auser()
+            # request.user (sync views) keeps its own cache: share this one, or it reads again.
+            request._cached_user = user  # type: ignore[attr-defined]
         chosen = _activate(request, user)
         response = await self.get_response(request)  # type: ignore[misc]
         return _align_cookie(request, response, user, chosen)

@@ -274,3 +274,19 @@ def test_the_admin_edits_every_language_side_by_side(client: Client, demo_bot) -
     assert (demo_bot.name_ru, demo_bot.system_prompt_ru, demo_bot.welcome_en) == (
         "Демо", "Привет.", "Welcome!")
     assert client.get("/admin/conversations/bot/?q=Демо").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_saved_choice_wins_under_asgi_too(demo_bot) -> None:
+    """The async middleware path (daphne): the same choice, the user read once."""
+    from django.test import AsyncClient
+
+    user = await sync_to_async(UserFactory)(language="es")
+    client = AsyncClient()
+    await client.aforce_login(user)
+    page = await client.get("/", headers={"accept-language": "ru"})
+    assert page.status_code == 200
+    assert '<html lang="es"' in page.content.decode() and "Nuevo chat" in page.content.decode()
+    assert page.cookies["django_language"].value == "es"
+    visitor = await AsyncClient().get("/accounts/login/", headers={"accept-language": "fr"})
+    assert '<html lang="fr"' in visitor.content.decode()
