@@ -89,7 +89,3 @@ def post_update(client: Client, integration: Integration, update: Any, *,
     if wait:
         inbound_wait()
     return response
-
-
-def sent_texts(fake: FakeTelegram) -> list[str]:
-    return [c.params["text"] for c in fake.calls_of("sendMessage")]

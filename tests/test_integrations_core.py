@@ -182,7 +182,8 @@ def test_telegram_html_escapes_and_keeps_only_its_tags():
 
 def test_unfinished_markdown_renders_as_far_as_it_goes():
     assert markdown_to_telegram_html("**half bold") == "**half bold"
-    assert markdown_to_telegram_html("```\ncode still open") == "<pre><code>code still open</code></pre>"
+    assert markdown_to_telegram_html("```\ncode still open") == \
+        "<pre><code>code still open</code></pre>"
 
 
 # -- link codes on the profile page ----------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 from conversations.models import Channel, Conversation, Message
 from integrations.models import Delivery, MessengerIdentity
 from tests.telegram_support import (  # noqa: F401  (fixtures)
-    fake_telegram, fake_telegram_server, message_update, post_update, sent_texts, telegram,
+    fake_telegram, fake_telegram_server, message_update, post_update, telegram,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -125,5 +125,6 @@ def test_the_webhook_costs_a_fixed_few_queries(client, telegram, fake_telegram,
     monkeypatch.setattr("integrations.services.inbound._dispatch", lambda payload: None)
     for text in ("hello", "/start", "/image a cat"):
         with django_assert_max_num_queries(4):
-            assert post_update(client, telegram, message_update(text), wait=False).status_code == 200
+            response = post_update(client, telegram, message_update(text), wait=False)
+            assert response.status_code == 200
     assert Delivery.objects.count() == 3

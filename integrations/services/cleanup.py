@@ -15,6 +15,7 @@ DELIVERY_DAYS = 3
 
 def deliveries_forget() -> int:
     now = timezone.now()
-    deleted, _ = Delivery.objects.filter(received_at__lt=now - timedelta(days=DELIVERY_DAYS)).delete()
+    old = now - timedelta(days=DELIVERY_DAYS)
+    deleted, _ = Delivery.objects.filter(received_at__lt=old).delete()
     codes, _ = LinkCode.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
     return deleted + codes

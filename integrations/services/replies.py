@@ -27,7 +27,8 @@ def binding_get(*, integration: Integration, chat_id: str,
     return binding
 
 
-def _bot_slug(integration: Integration, binding: ChatBinding, identity: MessengerIdentity) -> str | None:
+def _bot_slug(integration: Integration, binding: ChatBinding,
+              identity: MessengerIdentity) -> str | None:
     """The chat's bot (/bot, else the integration's) when the person's role may use it; else
     None, which gives them their role's default bot, as on the web."""
     bot = binding.bot or integration.bot
