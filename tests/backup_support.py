@@ -110,6 +110,8 @@ def _value(field: models.Field, n: int) -> Any:
         return f"filled{n}@example.com"
     if isinstance(field, models.URLField):
         return f"https://example.com/{n}"
+    if isinstance(field, models.FileField):
+        return f"filled/{n}.bin"
     if isinstance(field, models.BinaryField):
         return b"\x00\x01"
     if isinstance(field, models.CharField | models.TextField):
@@ -135,6 +137,16 @@ def fill_empty_models() -> list[str]:
                 filled.append(meta.label)
             except Exception:  # noqa: BLE001 - a model the generic filler cannot make
                 continue
+    for model in apps.get_models():  # and one link in every many-to-many table
+        for field in model._meta.many_to_many:
+            through = field.remote_field.through
+            if not through._meta.auto_created or through._default_manager.exists():
+                continue
+            owner = model._default_manager.first()
+            target = field.related_model._default_manager.first()
+            if owner is not None and target is not None:
+                getattr(owner, field.name).add(target)
+                filled.append(through._meta.label)
     return filled
 
 
