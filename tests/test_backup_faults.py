@@ -202,7 +202,6 @@ def test_an_unreachable_bucket_fails_visibly_and_retries_later(backup_dir, media
             "bucket_name": "nowhere", "endpoint_url": f"http://127.0.0.1:{free_port()}",
             "access_key": "k", "secret_key": "s", "region_name": "us-east-1",
             "file_overwrite": False}}}
-    settings.AWS_MAX_ATTEMPTS = 1
     retry, sent, run = _failing_task_run(caplog, monkeypatch, retries=2)
     assert "Backup storage unavailable" in run.error
     assert retry.when == sent["countdown"] == 240
