@@ -85,7 +85,8 @@ def test_back_up_now_queues_a_backup_for_those_allowed(backups, backup_dir):
     staff = _admin_role_member()
     assert staff.post(f"{PAGE}run/").status_code == 302
     run = BackupRun.objects.get(trigger=BackupRun.Trigger.ADMIN)
-    assert run.status == BackupRun.Status.OK and (backup_dir / (run.name + MANIFEST_SUFFIX)).exists()
+    assert run.status == BackupRun.Status.OK
+    assert (backup_dir / (run.name + MANIFEST_SUFFIX)).exists()
     assert staff.get(f"{PAGE}run/").status_code == 405
 
     viewer = UserFactory(is_staff=True)

@@ -105,7 +105,8 @@ def test_a_tampered_file_with_a_matching_manifest_is_refused(made, media_root):
 def test_an_edited_manifest_is_refused(made, media_root):
     name, folder = made
     manifest_path = folder / (name + MANIFEST_SUFFIX)
-    manifest_path.write_text(manifest_path.read_text().replace('"accounts_user": ', '"accounts_user": 1'))
+    edited = manifest_path.read_text().replace('"accounts_user": ', '"accounts_user": 1')
+    manifest_path.write_text(edited)
     _refused(name, "does not carry a valid signature", media_root)
     manifest_path.write_text(manifest_path.read_text()[:50])
     _refused(name, "not valid JSON", media_root)

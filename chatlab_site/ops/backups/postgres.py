@@ -63,7 +63,8 @@ def _count(cursor: psycopg.Cursor, schema: str, table: str) -> int:
     return cursor.execute(query).fetchone()[0]
 
 
-def pg_dump(*, target: Path, progress: Progress) -> tuple[dict[str, int], dict[str, list[str]], str]:
+def pg_dump(*, target: Path,
+            progress: Progress) -> tuple[dict[str, int], dict[str, list[str]], str]:
     """Dumps the database; returns the row counts, migrations and schema of the same snapshot."""
     with psycopg.connect(**_params(), autocommit=False) as snap:
         snap.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -129,7 +130,8 @@ def pg_restore_live(*, script: Path, manifest: dict[str, Any]) -> None:
           "-f", str(prelude), "-f", str(script), "-f", str(check)], what=_("The restore"))
 
 
-def pg_scratch_counts(*, path: Path, manifest: dict[str, Any], progress: Progress) -> dict[str, int]:
+def pg_scratch_counts(*, path: Path, manifest: dict[str, Any],
+                      progress: Progress) -> dict[str, int]:
     """Restores the dump into a scratch database, counts every table's rows, drops it."""
     name = settings.CHATLAB_BACKUP_DRILL_DATABASE_PREFIX + secrets.token_hex(4)
     schema = manifest.get("schema") or "public"

@@ -28,7 +28,8 @@ def sqlite_dump(*, target: Path) -> None:
         shutil.copyfileobj(dump, out)
 
 
-def sqlite_inventory(*, path: Path, progress: Progress) -> tuple[dict[str, int], dict[str, list[str]]]:
+def sqlite_inventory(*, path: Path,
+                     progress: Progress) -> tuple[dict[str, int], dict[str, list[str]]]:
     """Row counts of every table and the applied migrations, read from a dump file."""
     try:
         db = sqlite3.connect(path)
