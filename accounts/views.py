@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from .models import ApiToken
+from .models import ApiToken, Role
 from .roles import policy_for
 from .services.accounts import account_delete
 from .services.quotas import allowance_for
@@ -49,8 +49,11 @@ def profile(request: HttpRequest) -> HttpResponse:
         elif form.is_valid():
             _token, new_token = api_token_create(user=request.user, name=form.cleaned_data["name"])
             form = TokenForm()
+    allowance = allowance_for(request.user, policy=policy, with_images=True)
     context = {
-        "allowance": allowance_for(request.user, policy=policy, with_images=True),
+        "allowance": allowance,
+        # The role's name in the page's language ("user" is "пользователь" in Russian).
+        "role_label": Role(allowance.role).label if allowance.role in Role.values else allowance.role,
         "policy": policy,
         "tokens": ApiToken.objects.filter(user=request.user, revoked_at__isnull=True),
         "form": form,

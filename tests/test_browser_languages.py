@@ -102,6 +102,7 @@ def test_the_switcher_turns_the_chat_and_account_pages_russian(open_context, sit
     page.goto("/accounts/profile/")
     expect(page.locator("h1")).to_have_text("Ваш аккаунт")
     expect(page.locator("#usage")).to_contain_text("Сообщения")
+    expect(page.locator("#role")).to_have_text("пользователь")
     page.goto("/accounts/password/change/")
     expect(page.locator("html")).to_have_attribute("lang", "ru")
     expect(page.get_by_role("heading", name="Изменить пароль")).to_be_visible()
