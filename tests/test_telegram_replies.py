@@ -144,3 +144,22 @@ def test_the_celery_task_handles_an_inbound_on_the_worker_loop(gpt_telegram, mem
     assert reply.conversation.owner == member
     assert fake_telegram.calls_of("sendMessage")[-1].params["chat_id"] == 4242
     assert fake_telegram.shown() == [reply.content]
+
+
+def test_two_replies_in_one_group_share_the_chat_rate(client, gpt_telegram, fake_telegram,
+                                                      settings):
+    settings.CHATLAB_TELEGRAM_EDIT_INTERVAL = 0.4
+    group = {"chat_type": "supergroup", "chat_id": -100777}
+    # Two guests at once (each answered by the default demo bot, at once).
+    post_update(client, gpt_telegram, message_update("@chatlab_test_bot first question here",
+                                                     user_id=1, **group), wait=False)
+    post_update(client, gpt_telegram, message_update("@chatlab_test_bot second question here",
+                                                     user_id=2, **group))
+    calls = [c for c in fake_telegram.calls if c.method in ("sendMessage", "editMessageText")]
+    assert len([c for c in calls if c.method == "sendMessage"]) == 2
+    times = sorted(c.time for c in calls)
+    # One call at a time in that chat, however many replies are being written there (measured
+    # on arrival, so a connection set up for one of them may eat into the interval).
+    assert all(b - a >= 0.25 for a, b in zip(times, times[1:])), times
+    assert Message.objects.filter(role=Message.Role.ASSISTANT,
+                                  status=Message.Status.COMPLETE).count() == 2

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
+import time
 import weakref
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiogram import Bot
@@ -41,6 +43,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 MAX_CHARS = 4096
+
+# Per chat (and event loop): a lock and when its last call ended. Telegram allows about one
+# message or edit a second per chat, and two replies in one group (two people asking) share it.
+_chats: dict[tuple[int, int, str], list[Any]] = {}
 
 _bots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, str, str], Bot]] = (
     weakref.WeakKeyDictionary()
@@ -110,17 +116,38 @@ class TelegramTransport:
                                                         allow_sending_without_reply=True)
         return extra
 
+    @contextlib.asynccontextmanager
+    async def _paced(self, chat_id: str) -> AsyncIterator[None]:
+        """One call at a time per chat, each at least edit_interval after the previous one
+        ended (Telegram counts what arrives)."""
+        now = time.monotonic()
+        if len(_chats) > 10_000:  # forget chats that went quiet
+            for key in [k for k, v in _chats.items() if v[1] < now - 60 and not v[0].locked()]:
+                del _chats[key]
+        key = (id(asyncio.get_running_loop()), self.integration.pk, chat_id)
+        state = _chats.setdefault(key, [asyncio.Lock(), 0.0])
+        async with state[0]:
+            wait = state[1] + self.edit_interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                yield
+            finally:
+                state[1] = time.monotonic()
+
     async def send(self, target: Target, text: str) -> str:
         bot = telegram_bot(self.integration)
-        sent = await telegram_call(self.integration, bot.send_message(
-            chat_id=int(target.chat_id), text=text, **self._placement(target)))
+        async with self._paced(target.chat_id):
+            sent = await telegram_call(self.integration, bot.send_message(
+                chat_id=int(target.chat_id), text=text, **self._placement(target)))
         return str(sent.message_id)
 
     async def edit(self, target: Target, ref: str, text: str) -> None:
         bot = telegram_bot(self.integration)
         try:
-            await telegram_call(self.integration, bot.edit_message_text(
-                chat_id=int(target.chat_id), message_id=int(ref), text=text))
+            async with self._paced(target.chat_id):
+                await telegram_call(self.integration, bot.edit_message_text(
+                    chat_id=int(target.chat_id), message_id=int(ref), text=text))
         except TransportError as exc:
             if "message is not modified" not in exc.message:
                 raise
