@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from chatlab_site.fields import EncryptedTextField
@@ -100,6 +102,13 @@ class Bot(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # modeltranslation stores the active language's text in the plain columns (name, ...):
+        # keep the default language's there whatever language the admin works in, so code
+        # that reads the column itself (analytics' breakdown by bot) sees one stable name.
+        with translation.override(settings.MODELTRANSLATION_DEFAULT_LANGUAGE):
+            super().save(*args, **kwargs)
 
 
 class Channel(models.TextChoices):

@@ -237,6 +237,18 @@ def test_bot_texts_fall_back_to_the_default_language(client: Client, user) -> No
 
 
 @pytest.mark.django_db
+def test_the_plain_columns_keep_the_default_language(demo_bot) -> None:
+    """Whatever language an admin saves in, Bot.name's own column (read by analytics without
+    modeltranslation) holds the default language's name."""
+    with translation.override("ru"):
+        bot = Bot.objects.get(pk=demo_bot.pk)
+        bot.name_ru = "Демо"
+        bot.save()
+        assert bot.name == "Демо"
+    assert Bot.objects.filter(pk=demo_bot.pk).rewrite(False).values_list("name", flat=True).get() == "Demo"
+
+
+@pytest.mark.django_db
 def test_seeded_bots_speak_every_language(settings) -> None:
     settings.OPENAI_API_KEY = "sk-seed"
     call_command("seed_bots", verbosity=0)
