@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from conversations.worker_loop import run_on_shared_loop
 
@@ -45,10 +46,11 @@ def register_webhook(integration: Integration, base_url: str) -> str:
     url = webhook_url(integration, base_url)
     username = run_on_shared_loop(_register(integration, url), timeout=60)
     _remember(integration, username)
-    return f"webhook set to {url} for @{username}"
+    return _("webhook set to %(url)s for @%(name)s") % {"url": url, "name": username}
 
 
 def test_connection(integration: Integration) -> str:
     username, url = run_on_shared_loop(_test(integration), timeout=60)
     _remember(integration, username)
-    return f"connected as @{username}; webhook: {url or 'not set'}"
+    return _("connected as @%(name)s; webhook: %(url)s") % {
+        "name": username, "url": url or _("not set")}
