@@ -279,8 +279,10 @@ class BenchStack:
             data = proc.log.read_bytes() if proc.log.exists() else b""
             start = offsets.get(proc.name, 0)
             for line in data[start:].decode(errors="replace").splitlines():
+                # Text logs, Celery's own, and the JSON lines production logging writes.
                 if any(mark in line for mark in (" ERROR ", " CRITICAL ", "Traceback",
-                                                 "ERROR/", "CRITICAL/")):
+                                                 "ERROR/", "CRITICAL/", '"level": "ERROR"',
+                                                 '"level": "CRITICAL"')):
                     found.append(f"{proc.name}: {line.strip()[:300]}")
             offsets[proc.name] = len(data)
         return offsets, found
