@@ -217,6 +217,9 @@ class Message(models.Model):
                 condition=Q(status__in=["pending", "streaming"]),
                 name="msg_active",
             ),
+            # The analytics rollup reads a day's replies every few minutes.
+            models.Index(fields=["created_at"], condition=Q(role="assistant"),
+                         name="msg_reply_time"),
         ]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
