@@ -54,6 +54,9 @@ def test_a_visitor_gets_the_language_their_browser_asks_for(client: Client, demo
 def test_the_switcher_sets_a_visitors_language_without_javascript(client: Client, demo_bot) -> None:
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="de")
     assert 'action="/i18n/setlang/"' in page.content.decode()
+    # Every language under its own name, whatever the page's language.
+    for name in (">English<", ">Русский<", ">Deutsch<", ">Español<", ">Français<", ">简体中文<"):
+        assert name in page.content.decode()
     answer = client.post("/i18n/setlang/", {"language": "ru", "next": "/archive/"},
                          HTTP_ACCEPT_LANGUAGE="de")
     assert answer.status_code == 302 and answer["Location"] == "/archive/"
