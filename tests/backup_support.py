@@ -30,7 +30,8 @@ def backup_dir(settings, tmp_path) -> Path:
         "OPTIONS": {"location": str(folder)}}}
     settings.CHATLAB_BACKUP_GPG_RECIPIENT = ""
     settings.CHATLAB_BACKUP_MEDIA = True
-    settings.CHATLAB_BACKUP_DRILL_DATABASE_PREFIX = "chatlab_bk_drill_"
+    # Per test: another xdist worker's drills must not show up in this one's checks.
+    settings.CHATLAB_BACKUP_DRILL_DATABASE_PREFIX = f"chatlab_bk_drill_{uuid.uuid4().hex[:8]}_"
     return folder
 
 

@@ -30,9 +30,12 @@ def _postgres_only():
 
 
 def _scratch_databases() -> list[str]:
+    from django.conf import settings
+
     with psycopg.connect(**_params(), autocommit=True) as admin:
         return [row[0] for row in admin.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'chatlab_bk_drill_%'")]
+            "SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
+            [settings.CHATLAB_BACKUP_DRILL_DATABASE_PREFIX])]
 
 
 def test_a_backup_under_live_writes_is_one_snapshot(backup_dir, settings, tmp_path):
