@@ -18,7 +18,6 @@ from django.views.decorators.http import require_POST
 
 from ..models import Integration, Platform
 from ..services.inbound import inbound_accept
-from .parse import inbound_from_update, update_parse
 
 HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"
 
@@ -43,6 +42,10 @@ def webhook(request: HttpRequest, integration_id: int) -> HttpResponse:
         data = json.loads(request.body)
     except ValueError:
         return _ok()
+    # aiogram's types cost 3-4 s of CPU to import: only a process that gets Telegram updates
+    # pays for them, not every process that loads the URLconf.
+    from .parse import inbound_from_update, update_parse
+
     update = update_parse(data)
     if update is None:
         return _ok()
