@@ -58,6 +58,13 @@ def test_a_failing_drill_is_an_error_record_and_shows_in_the_admin(backup_dir, s
     assert "truncated" in drill.detail
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert errors and bad in errors[0].getMessage() and "truncated" in errors[0].getMessage()
+    # The error log in the admin (analytics) has it too.
+    from analytics.models import ErrorEvent
+    from analytics.recorder import flush
+
+    flush()
+    event = ErrorEvent.objects.get(logger="chatlab_site.ops.backups.drill")
+    assert event.level == "ERROR" and event.count == 1 and bad in event.message
     # The older backup still passes its own drill.
     assert drill_run(name=good).status == DrillRun.Status.OK
 
