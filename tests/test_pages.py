@@ -144,6 +144,23 @@ def test_seed_bots_with_a_key_makes_a_real_default_bot(settings):
     assert real.is_default and real.model == "llama3.2"
     assert real.provider.api_key == "sk-from-env" and real.provider.base_url.endswith("/v1")
     assert Bot.objects.filter(slug="demo", is_default=False).exists()
+    # Images go to the same provider's image model, which replaces the demo drawing as default.
+    from imaging.models import ImageModel
+
+    images = ImageModel.objects.get(provider=real.provider)
+    assert images.model == "gpt-image-1" and images.is_default and not images.is_demo
+    assert list(ImageModel.objects.filter(is_default=True)) == [images]
+    call_command("seed_bots")  # idempotent
+    assert ImageModel.objects.filter(provider=real.provider).count() == 1
+
+
+def test_seed_bots_leaves_images_alone_without_an_image_model(settings):
+    settings.OPENAI_API_KEY = "ollama"
+    settings.OPENAI_IMAGE_MODEL = ""
+    call_command("seed_bots")
+    from imaging.models import ImageModel
+
+    assert list(ImageModel.objects.values_list("slug", "is_default")) == [("demo", True)]
 
 
 def test_ensure_admin_creates_one_admin_and_prints_how_to_log_in(capsys):

@@ -33,6 +33,8 @@ CHATLAB_CHAT_DB_THREADS = env.integer("CHATLAB_CHAT_DB_THREADS", 8, minimum=0)
 OPENAI_API_KEY = env.string("OPENAI_API_KEY")
 OPENAI_BASE_URL = env.url("OPENAI_BASE_URL", schemes=("http", "https"))
 OPENAI_MODEL = env.string("OPENAI_MODEL", "gpt-4o-mini")
+# ...and an image model on the same provider (empty: none; servers without images, like Ollama).
+OPENAI_IMAGE_MODEL = env.string("OPENAI_IMAGE_MODEL", "gpt-image-1").strip()
 # How fast the offline demo bot "types".
 CHATLAB_DEMO_TOKENS_PER_SECOND = env.decimal("CHATLAB_DEMO_TOKENS_PER_SECOND", 40.0, minimum=0)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils.text import slugify
 from modeltranslation.utils import build_localized_fieldname
 
 from conversations.models import Bot, Provider
@@ -82,6 +83,8 @@ class Command(BaseCommand):
             has_default = has_default or made
             if made:
                 self.stdout.write(f"Seeded bot {bot.slug!r} on {provider.name}.")
+            if settings.OPENAI_IMAGE_MODEL:
+                self._seed_image_model(provider, settings.OPENAI_IMAGE_MODEL)
         bot, made = Bot.objects.get_or_create(
             slug="demo",
             defaults={
@@ -96,3 +99,19 @@ class Command(BaseCommand):
         )
         if made:
             self.stdout.write("Seeded the offline demo bot.")
+
+    def _seed_image_model(self, provider: Provider, model: str) -> None:
+        from imaging.models import ImageModel
+
+        image_model, made = ImageModel.objects.get_or_create(
+            slug=slugify(model)[:60] or "openai-images",
+            defaults={"name": model, "provider": provider, "model": model},
+        )
+        if not made:
+            return
+        # A real model takes over from the offline demo drawing, unless an admin chose another.
+        defaults = ImageModel.objects.filter(is_default=True).exclude(pk=image_model.pk)
+        if all(m.is_demo for m in defaults.select_related("provider")):
+            defaults.update(is_default=False)
+            ImageModel.objects.filter(pk=image_model.pk).update(is_default=True)
+        self.stdout.write(f"Seeded image model {model!r} on {provider.name}.")
