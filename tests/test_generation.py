@@ -209,19 +209,6 @@ async def test_a_given_history_replaces_the_conversations(user, openai_bot, fake
     assert request["authorization"] == "Bearer sk-test-secret-key"
 
 
-async def test_replies_one_after_another_reuse_the_upstream_connection(
-    user, openai_bot, fake_openai
-):
-    for text in ("one", "two", "three"):
-        sent = await sync_to_async(message_send)(
-            user=user, content=text, bot_slug="gpt", reply_status=Message.Status.STREAMING
-        )
-        await runner().start(sent.reply.pk, sent.conversation.pk).task
-        assert (await Message.objects.aget(pk=sent.reply.pk)).status == Message.Status.COMPLETE
-    # Each stream is read to its end, so its connection goes back to the pool.
-    assert len({r["peer"] for r in fake_openai.requests}) == 1
-
-
 async def test_checkpoints_in_the_cache_cost_no_writes_and_survive_the_process(
     user, openai_bot, fake_openai, settings, monkeypatch
 ):
