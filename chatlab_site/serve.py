@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> None:
         pass
     from daphne.cli import CommandLineInterface
 
+    from chatlab_site.gc_freeze import load_web_app_and_freeze
+
+    load_web_app_and_freeze()
+
     args = argv if argv is not None else sys.argv[1:]
     if not any(a.endswith(":application") for a in args):
         args = [*args, "chatlab_site.asgi:application"]
