@@ -21,11 +21,16 @@ def freeze_startup_objects() -> int:
 
 
 def load_web_app_and_freeze() -> int:
-    """Imports the ASGI application and every URLconf (views included), then freezes."""
+    """Imports the ASGI application, every URLconf (views included) and what each app's
+    `warm_up()` loads before serving, then freezes."""
     import chatlab_site.asgi  # noqa: F401  (django.setup and the routing)
+    from django.apps import apps
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018  (imports each app's urls and views)
+    for config in apps.get_app_configs():
+        if callable(warm_up := getattr(config, "warm_up", None)):
+            warm_up()
     return freeze_startup_objects()
 
 

@@ -12,3 +12,9 @@ class IntegrationsConfig(AppConfig):
         from .services.images import on_image_job_finished
 
         image_job_finished.connect(on_image_job_finished, dispatch_uid="integrations-images")
+
+    def warm_up(self) -> None:
+        """Called by a web process before it serves (chatlab_site.gc_freeze): aiogram's types
+        cost 3-4 s of CPU to import, which the first Telegram update would otherwise wait for
+        (the URLconf leaves them out, so other processes and tests do not pay for them)."""
+        from .telegram import parse  # noqa: F401

@@ -87,8 +87,9 @@ class Stack:
 
     def daphne(self, name: str = "web") -> str:
         port = free_port()
-        self._spawn(name, [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                           "chatlab_site.asgi:application"])
+        # As in production (README): daphne on uvloop, app loaded, warmed up and frozen first.
+        self._spawn(name, [str(BIN / "python"), "-m", "chatlab_site.serve", "-b", "127.0.0.1",
+                           "-p", str(port)])
         url = f"http://127.0.0.1:{port}"
         self.wait_healthy(url)
         return url

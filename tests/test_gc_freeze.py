@@ -24,6 +24,7 @@ def test_it_freezes_the_web_app_with_its_views_loaded():
         "import gc, sys; from chatlab_site.gc_freeze import load_web_app_and_freeze; "
         "n = load_web_app_and_freeze(); "
         "assert 'conversations.views' in sys.modules and 'chatlab_site.asgi' in sys.modules; "
+        "assert 'aiogram.types' in sys.modules; "
         "assert gc.get_freeze_count() == n; print(n)"))
     # The framework's objects: hundreds of thousands, none left for the collector to walk.
     assert frozen > 100_000
