@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TabbedTranslationAdmin
 from modeltranslation.utils import build_localized_fieldname
 
-from .models import Bot, Conversation, Message, Provider
+from .models import Bot, Conversation, ImportJob, Message, Provider
 
 
 class ProviderForm(forms.ModelForm):
@@ -104,3 +104,21 @@ class MessageAdmin(admin.ModelAdmin):
     raw_id_fields = ("conversation", "reply_to")
     readonly_fields = ("client_id", "created_at", "updated_at")
     search_fields = ("id",)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """History imports, to see what people brought in and why one failed. Read-only: a job is
+    started from the person's import page or the API, never from here."""
+
+    list_display = ("filename", "owner", "format", "status", "done", "total", "imported",
+                    "skipped", "error", "created_at")
+    list_filter = ("status", "format")
+    list_select_related = ("owner",)
+    search_fields = ("filename", "owner__email")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -233,3 +233,23 @@ def test_the_import_page_uploads_and_shows_the_outcome(logged_in, user, demo_bot
     export = logged_in.get("/export.json")
     assert export.status_code == 200 and len(json.loads(export.content)["conversations"]) == 2
     assert logged_in.get("/export.pdf").status_code == 404
+
+
+def test_administrators_see_import_jobs_read_only(client, user, django_assert_max_num_queries):
+    for n in range(3):
+        ImportJob.objects.create(owner=user, filename=f"export-{n}.json", format="chatgpt",
+                                 status="failed", error="Not a ChatGPT export.")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    # One page of jobs with their owners: a fixed number of queries, not one per job.
+    with django_assert_max_num_queries(12):
+        page = client.get("/admin/conversations/importjob/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "export-2.json" in body and "Not a ChatGPT export." in body and user.email in body
+    assert client.get("/admin/conversations/importjob/add/").status_code == 403
+    job = ImportJob.objects.first()
+    response = client.post(f"/admin/conversations/importjob/{job.pk}/change/",
+                           {"status": "done", "error": ""})
+    assert response.status_code == 403
+    job.refresh_from_db()
+    assert job.status == "failed"
