@@ -9,9 +9,12 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import OperationalError
 from django.db.backends.utils import CursorWrapper
+from django.db.models import QuerySet
 
 from conversations.models import Message
+from conversations.services import generation
 from conversations.services.coalesce import Coalescer
 from conversations.services.context import language_instruction
 from conversations.services.messages import message_send
@@ -107,6 +110,25 @@ async def test_a_dropped_stream_fails_readably_and_keeps_the_text(user, openai_b
     assert reply.error and "Traceback" not in reply.error
     assert reply.content.startswith("Echo:")
     assert await Message.objects.filter(role="user", content="hello").aexists()
+
+
+async def test_a_briefly_locked_database_does_not_lose_the_finished_reply(
+    user, openai_bot, fake_openai, monkeypatch
+):
+    monkeypatch.setattr(generation, "FINAL_SAVE_RETRY_DELAYS", (0.01, 0.01))
+    original = QuerySet.aupdate
+    refused: list[str] = []
+
+    async def locked_twice(queryset, **fields):
+        if fields.get("status") == "complete" and len(refused) < 2:
+            refused.append(fields["status"])
+            raise OperationalError("database table is locked: conversations_message")
+        return await original(queryset, **fields)
+
+    monkeypatch.setattr(QuerySet, "aupdate", locked_twice)
+    reply = await run_reply(user, openai_bot)
+    assert refused == ["complete", "complete"]
+    assert reply.status == "complete" and reply.content.startswith("Echo:")
 
 
 async def test_a_wrong_key_is_reported_without_leaking_it(user, openai_bot, fake_openai):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
+from django.db import OperationalError
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -194,9 +195,7 @@ async def _finish(
         fields.update(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
         if usage.model:
             fields["model"] = usage.model
-    saved = await Message.objects.filter(pk=reply.pk, status__in=Message.ACTIVE).aupdate(
-        **fields
-    )
+    saved = await _save_final(reply.pk, fields)
     final = await sync_to_async(_load)(live.message_id) if not saved else reply
     if saved:
         for name, value in fields.items():
@@ -218,6 +217,23 @@ async def _finish(
         }
     )
     await live.fanout.close()
+
+
+# Waits between tries of the final save: a database that is briefly locked or restarting must
+# not cost the person the reply they just watched arrive.
+FINAL_SAVE_RETRY_DELAYS = (0.1, 0.3, 1.0, 3.0)
+
+
+async def _save_final(message_id: object, fields: dict[str, Any]) -> int:
+    query = Message.objects.filter(pk=message_id, status__in=Message.ACTIVE)
+    for delay in FINAL_SAVE_RETRY_DELAYS:
+        try:
+            return await query.aupdate(**fields)
+        except OperationalError:
+            log.warning("saving reply %s failed; trying again in %.1f s", message_id, delay,
+                        exc_info=True)
+            await asyncio.sleep(delay)
+    return await query.aupdate(**fields)
 
 
 def checkpoint_key(message_id: object) -> str:
