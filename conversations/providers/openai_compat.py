@@ -66,6 +66,11 @@ async def _watch_request(request: httpx2.Request) -> None:
         request.extensions = {**request.extensions, "trace": trace}
 
 
+def warm_up() -> None:
+    """Builds the SSL context and imports the HTTP transport a first client would."""
+    openai.DefaultAsyncHttpxClient(verify=ssl_context(), limits=_limits())
+
+
 def _limits() -> httpx2.Limits:
     # One web process streams hundreds of replies at once; the SDK's default pool holds 100.
     return httpx2.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30)
