@@ -216,3 +216,20 @@ async def test_sdk_errors_still_come_through_it(fake_openai: FakeOpenAI):
     with pytest.raises(openai.RateLimitError):
         await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     await client.close()
+
+
+def test_retry_rules_follow_the_sdks():
+    from conversations.providers.openai_compat import retry_delay, should_retry
+
+    def response(status: int, **headers: str) -> httpx2.Response:
+        return httpx2.Response(status, headers=headers)
+
+    assert [should_retry(response(s)) for s in (400, 401, 404, 408, 409, 429, 500, 503)] == [
+        False, False, False, True, True, True, True, True]
+    assert should_retry(response(400, **{"x-should-retry": "true"}))
+    assert not should_retry(response(503, **{"x-should-retry": "false"}))
+    assert not should_retry(response(429, **{"retry-after": "3600"}))  # longer than we wait
+    assert retry_delay(0, response(429, **{"retry-after-ms": "250"}).headers) == 0.25
+    assert retry_delay(0, response(429, **{"retry-after": "2"}).headers) == 2.0
+    assert 0.375 <= retry_delay(0) <= 0.5 and 1.5 <= retry_delay(2) <= 2.0
+    assert retry_delay(10) <= 8.0
