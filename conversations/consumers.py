@@ -168,6 +168,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return User.objects.filter(pk=self.user.pk, is_active=True).exists()
 
     async def on_send(self, frame: dict[str, Any]) -> None:
+        first_messages().note_frame()
         user = await self._actor()
         early = None
         if self.conversation_id is None:

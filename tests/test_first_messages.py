@@ -141,3 +141,63 @@ async def test_sockets_sending_together_share_batches(demo_bot, monkeypatch):
     with pytest.raises(ChatError) as refused:
         await queue.store(NewConversationSend(user=users[0], content=""))
     assert refused.value.code == "empty"
+
+
+def _early(user, text: str) -> NewConversationSend:
+    """A send whose model request has already left (services.early)."""
+    return NewConversationSend(user=user, content=text, ids=(uuid.uuid4(), uuid.uuid4()))
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_sends_whose_requests_left_are_stored_once_the_burst_is_over(demo_bot, monkeypatch):
+    import time
+
+    from asgiref.sync import sync_to_async
+
+    users = [await sync_to_async(UserFactory)() for _ in range(8)]
+    starts: list[tuple[float, int]] = []
+    real = batching.store_first_messages
+
+    def counted(sends):
+        starts.append((time.monotonic(), len(sends)))
+        return real(sends)
+
+    monkeypatch.setattr(batching, "store_first_messages", counted)
+    queue = batching.FirstMessages()
+    pending = []
+    for i, user in enumerate(users):
+        queue.note_frame()
+        last_frame = time.monotonic()
+        pending.append(asyncio.create_task(queue.store(_early(user, f"hi {i}"))))
+        await asyncio.sleep(0.005)  # the next socket's frame
+    stored = await asyncio.gather(*pending)
+    assert [s.conversation.owner_id for s in stored] == [u.pk for u in users]
+    assert [size for _, size in starts] == [8]  # one batch, after the frames stopped
+    assert starts[0][0] - last_frame >= batching.LINGER_QUIET * 0.9
+
+    # A send whose request waits for the store (no early start) is stored at once.
+    asked = time.monotonic()
+    await queue.store(NewConversationSend(user=users[0], content="and now?"))
+    assert starts[1][0] - asked < batching.LINGER_QUIET
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_wait_for_a_quiet_moment_is_bounded(demo_bot, monkeypatch):
+    import time
+
+    from asgiref.sync import sync_to_async
+
+    user = await sync_to_async(UserFactory)()
+    started: list[float] = []
+    real = batching.store_first_messages
+    monkeypatch.setattr(batching, "store_first_messages",
+                        lambda sends: started.append(time.monotonic()) or real(sends))
+    queue = batching.FirstMessages()
+    queue.note_frame()
+    asked = time.monotonic()
+    store = asyncio.create_task(queue.store(_early(user, "hello")))
+    while not store.done():  # frames never stop coming
+        queue.note_frame()
+        await asyncio.sleep(0.005)
+    assert (await store).is_new
+    assert batching.LINGER_MAX * 0.9 <= started[0] - asked < batching.LINGER_MAX + 0.25
