@@ -876,9 +876,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--path", choices=("web", "celery", "both"), default="both")
     p.add_argument("--ttft", type=float, default=0.3, help="upstream seconds to first token")
     p.add_argument("--rate", type=float, default=50, help="upstream tokens per second")
-    p.add_argument("--webs", type=int, default=1,
-                   help="daphne processes; chats are spread over them round-robin")
-    p.add_argument("--workers", type=int, default=1, help="Celery worker processes")
+    # The stack as the README's production deployment runs it: a web process and a Celery
+    # worker per core.
+    cores = os.cpu_count() or 1
+    p.add_argument("--webs", type=int, default=cores,
+                   help="daphne processes (one per core by default); chats are spread over "
+                        "them round-robin")
+    p.add_argument("--workers", type=int, default=cores,
+                   help="Celery worker processes (one per core by default)")
     p.add_argument("--concurrency", type=int, default=0,
                    help="threads per worker (0: max(100, chats))")
     p.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=True,

@@ -69,7 +69,7 @@ def test_stream_bench_reports_every_figure() -> None:
             assert figures["redis_commands"].get("publish", 0) >= CHATS
         cpu = figures["cpu_s_per_round"]
         assert all(name in cpu and cpu[name] >= 0 for name in STACK_PROCESSES), cpu
-    assert "worker" in result["celery_cpu_s_per_round"]
+    assert any(name.startswith("worker") for name in result["celery_cpu_s_per_round"])
     # Nothing left behind: the database it made is gone (its processes die with it).
     made = re.search(r"database (chatlab_bench_\w+)", done.stderr)
     assert made, done.stderr[-2000:]
