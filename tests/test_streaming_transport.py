@@ -4,6 +4,7 @@ official SDK streaming through it from the fake OpenAI server."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -187,7 +188,8 @@ async def test_it_speaks_tls_with_the_given_context(tmp_path: Path):
     assert server.connections == 1  # kept alive; the refused handshake never got that far
 
 
-async def test_the_sdk_streams_replies_over_kept_alive_connections(fake_openai: FakeOpenAI):
+async def test_the_sdk_streams_replies_over_kept_alive_connections(fake_openai: FakeOpenAI, caplog):
+    caplog.set_level(logging.INFO)
     fake_openai.configure(tokens=30)
     backend = OpenAICompatibleBackend(base_url=fake_openai.url, api_key="sk-test", timeout=5,
                                       max_retries=0)
@@ -202,6 +204,8 @@ async def test_the_sdk_streams_replies_over_kept_alive_connections(fake_openai: 
     transport = backend.client._client._transport
     assert isinstance(transport, StreamingTransport) and transport.connections_opened == 1
     assert len(fake_openai.requests) == 3
+    # Not a log line per request from the HTTP client (formatted on the event loop).
+    assert not [r for r in caplog.records if r.name.startswith("httpx")]
 
 
 async def test_sdk_errors_still_come_through_it(fake_openai: FakeOpenAI):
