@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
@@ -116,6 +117,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _follow(self, conversation_id: str) -> None:
         self.conversation_id = conversation_id
         await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every handler, on the one shared
+        # sync thread: a thread hop per frame, queued behind every other socket's (at 50 sends
+        # at once, the frames' last step before their replies could start). Every database call
+        # here goes through database_sync_to_async or the chat database threads, which look
+        # after their own connections.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # Client frames ---------------------------------------------------------------------------
 

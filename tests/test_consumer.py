@@ -85,6 +85,28 @@ async def test_it_streams_a_reply_and_saves_it(user, openai_bot, fake_openai):
     await comm.disconnect()
 
 
+async def test_frames_do_not_queue_on_the_shared_sync_thread(user, openai_bot, fake_openai,
+                                                              monkeypatch):
+    # Channels' own dispatch hops to the one sync thread before every handler.
+    hops: list[str] = []
+
+    async def hop() -> None:
+        hops.append("close_old_connections")
+
+    monkeypatch.setattr("channels.consumer.aclose_old_connections", hop)
+    comm = await connect(user)
+    assert (await comm.connect())[0]
+    await comm.send_json_to({"type": "send", "content": "Hello", "bot": "gpt",
+                             "client_id": str(uuid.uuid4())})
+    while not (await comm.receive_from(timeout=5)).startswith('{"type":"done"'):
+        pass
+    await comm.send_json_to({"type": "sync"})
+    await comm.send_json_to({"type": "nonsense"})
+    kinds = [json.loads(await comm.receive_from(timeout=5))["type"] for _ in range(2)]
+    assert kinds == ["message", "error"] and hops == []
+    await comm.disconnect()
+
+
 async def test_it_refuses_anonymous_and_foreign_origin(user, settings):
     settings.CHATLAB_GUEST_CHAT = False
     anonymous = await connect(None)
