@@ -237,3 +237,16 @@ def test_retry_rules_follow_the_sdks():
     assert retry_delay(0, response(429, **{"retry-after": "2"}).headers) == 2.0
     assert 0.375 <= retry_delay(0) <= 0.5 and 1.5 <= retry_delay(2) <= 2.0
     assert retry_delay(10) <= 8.0
+
+
+async def test_a_proxy_in_the_environment_gets_httpxs_own_transport(monkeypatch):
+    from conversations.providers.openai_compat import client_for
+
+    direct = client_for(base_url="http://127.0.0.1:9/v1", api_key="k", timeout=5, max_retries=0)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    proxied = client_for(base_url="https://127.0.0.1:9/v1", api_key="k", timeout=5, max_retries=0)
+    assert isinstance(direct._client._transport_for_url(httpx2.URL("http://127.0.0.1:9/v1")),
+                      StreamingTransport)
+    via = proxied._client._transport_for_url(httpx2.URL("https://api.openai.com/v1"))
+    assert not isinstance(via, StreamingTransport)
+    assert "3128" in repr(via._pool._proxy_url)

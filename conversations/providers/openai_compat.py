@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 import ssl
+import urllib.request
 import weakref
 from dataclasses import dataclass
 from collections.abc import AsyncIterator
@@ -39,8 +40,7 @@ def client_for(
     client = per_loop.get(key)
     if client is None:
         http_client = openai.DefaultAsyncHttpxClient(
-            transport=StreamingTransport(ssl_context=ssl_context()),
-            # For the transports httpx mounts itself (proxies from the environment):
+            transport=_transport(),
             verify=ssl_context(),
             limits=_limits(),
             event_hooks={"request": [_watch_request]},
@@ -66,6 +66,13 @@ async def _watch_request(request: httpx2.Request) -> None:
                 callback()
 
         request.extensions = {**request.extensions, "trace": trace}
+
+
+def _transport() -> StreamingTransport | None:
+    # httpx honours HTTP(S)_PROXY, ALL_PROXY and NO_PROXY only with its own transport.
+    if urllib.request.getproxies():
+        return None
+    return StreamingTransport(ssl_context=ssl_context())
 
 
 def warm_up() -> None:

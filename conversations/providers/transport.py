@@ -9,8 +9,8 @@ connection is taken from a per-origin stack in O(1); a connection the server clo
 from the event loop's own callback, not from probing it; a request goes out in the same step
 that took it; response bytes go straight from the protocol to the reader.
 
-HTTP/1.1 only, with keep-alive. Proxies configured through the environment keep working:
-httpx mounts its own transport for proxied origins.
+HTTP/1.1 only, with keep-alive, and no proxies: when the environment names a proxy, the
+clients use httpx's own transport (openai_compat._transport).
 """
 
 from __future__ import annotations
