@@ -34,9 +34,7 @@ class _Protocol(asyncio.Protocol):
         self.chunks: list[bytes] = []
         self.buffered = 0
         self.eof = False
-        self.closed = False
         self.chunks_seen = False  # since the connection was last taken from the pool
-        self.error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._drain: asyncio.Future[None] | None = None
@@ -59,8 +57,7 @@ class _Protocol(asyncio.Protocol):
         return False  # close our side too
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self.closed = self.eof = True
-        self.error = exc
+        self.eof = True
         self._wake()
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
@@ -222,7 +219,7 @@ class StreamingTransport(httpx2.AsyncBaseTransport):
         if body and not any(k.lower() == b"content-length" for k, _ in headers):
             headers.append((b"Content-Length", str(len(body)).encode()))
         try:
-            connection.write(h11.Request(method=request.method, target=url_target(request),
+            connection.write(h11.Request(method=request.method, target=request.url.raw_path or b"/",
                                          headers=headers))
             if body:
                 connection.write(h11.Data(data=body))
@@ -238,16 +235,14 @@ class StreamingTransport(httpx2.AsyncBaseTransport):
         while True:
             try:
                 event = await connection.next_event(timeouts.get("read"))
+                if isinstance(event, h11.ConnectionClosed):
+                    raise httpx2.RemoteProtocolError("the server closed the connection without a response")
             except httpx2.RemoteProtocolError:
                 if connection.reused and not connection.protocol.chunks_seen:
                     raise _StaleConnection from None
                 raise
             if isinstance(event, h11.Response):
                 return event
-            if isinstance(event, h11.ConnectionClosed):
-                if connection.reused and not connection.protocol.chunks_seen:
-                    raise _StaleConnection
-                raise httpx2.RemoteProtocolError("the server closed the connection without a response")
 
     def _take_idle(self, key: tuple[bytes, bytes, int]) -> _Connection | None:
         stack = self._idle.get(key)
@@ -299,8 +294,3 @@ class StreamingTransport(httpx2.AsyncBaseTransport):
 
 class _StaleConnection(Exception):
     pass
-
-
-def url_target(request: httpx2.Request) -> bytes:
-    return request.url.raw_path or b"/"
-
