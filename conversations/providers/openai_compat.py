@@ -154,14 +154,11 @@ class OpenAICompatibleBackend:
                                           extensions={"timeout": plan.timeout})
             try:
                 response = await plan.http.send(http_request, stream=True)
-            except httpx2.TimeoutException as exc:
-                if last:
-                    raise openai.APITimeoutError(request=http_request) from exc
-                await asyncio.sleep(retry_delay(attempt))
-                continue
             except httpx2.TransportError as exc:
                 if last:
-                    raise openai.APIConnectionError(request=http_request) from exc
+                    timed_out = isinstance(exc, httpx2.TimeoutException)
+                    error = openai.APITimeoutError if timed_out else openai.APIConnectionError
+                    raise error(request=http_request) from exc
                 await asyncio.sleep(retry_delay(attempt))
                 continue
             if response.status_code < 400:
