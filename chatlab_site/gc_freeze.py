@@ -37,6 +37,10 @@ def load_web_app_and_freeze() -> int:
 def on_worker_start(**kwargs: Any) -> None:
     """Celery's worker_init / worker_process_init."""
     import django
+    from django.apps import apps
 
     django.setup()  # idempotent; the signal may come before Celery's Django fix-up sets it up
+    # A `chat` worker starts replies in bursts, like a web process: the first burst must not
+    # load the language model (~180 ms holding the GIL, profiled) while its requests wait.
+    apps.get_app_config("conversations").warm_up()
     freeze_startup_objects()

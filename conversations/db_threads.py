@@ -1,9 +1,10 @@
-"""The chat socket's own database threads.
+"""The chat's own database threads (in web processes and `chat` workers).
 
-Django runs a consumer's database calls on one thread per process, in order. A send is a few
-round trips; with many sockets sending at once, each waits for every send queued before it.
-Sends run on a small pool instead, each thread with its own connection, so their round trips
-overlap. SQLite allows one writer at a time, so there the shared thread stays.
+Django runs async code's database calls on one thread per process, in order. A send is a few
+round trips; with many sockets sending at once (or a worker starting dozens of replies), each
+waits for every call queued before it. These calls run on a small pool instead, each thread
+with its own connection, so their round trips overlap. SQLite allows one writer at a time, so
+there the shared thread stays.
 """
 
 from __future__ import annotations

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from asgiref.sync import async_to_sync
 from celery import shared_task
-from django.conf import settings
 
 from .services.queued import reply_run_queued
 from .services.sweep import sweep_interrupted_replies
-from .worker_loop import run_on_shared_loop
 
 
 @shared_task(name="conversations.tasks.generate_reply", acks_late=True, ignore_result=True)
 def generate_reply(message_id: str) -> str:
     # No Celery retry here: the openai client already retries, and retries must stay bounded.
-    return run_on_shared_loop(
-        reply_run_queued(message_id), timeout=settings.CHATLAB_REPLY_TIMEOUT + 60
-    )
+    return reply_run_queued(message_id)
 
 
 @shared_task(name="conversations.tasks.sweep_interrupted_replies", ignore_result=True)

@@ -37,5 +37,11 @@ def test_it_freezes_the_web_app_with_its_views_loaded():
 def test_it_freezes_at_celery_worker_start():
     frozen = int(_run(
         "import gc; from celery import signals; import chatlab_site.celery; "
-        "signals.worker_init.send(sender=None); print(gc.get_freeze_count())"))
+        "signals.worker_init.send(sender=None); "
+        # A burst of replies must not wait for what the first one would load.
+        "from conversations.providers.openai_compat import ssl_context; "
+        "assert ssl_context.cache_info().currsize == 1; "
+        "from conversations.services.language import _detect; "
+        "assert _detect.cache_info().currsize == 1; "
+        "print(gc.get_freeze_count())"))
     assert frozen > 100_000

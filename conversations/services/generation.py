@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from accounts.models import RolePolicy
+from conversations.db_threads import on_db_thread
 from conversations.models import Message
 from conversations.providers import ProviderError, Usage, backend_for
 from conversations.providers.base import request_written
@@ -60,6 +61,9 @@ class LiveReply:
     # A request sent before the reply was stored: the reply is known once the store admits it.
     early: EarlyStart | None = field(default=None, repr=False)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    # How the reply ended ("complete", "failed"...), once it is saved; "" before, or if it was
+    # never written (gone, or refused).
+    status: str = ""
 
     @property
     def answers_first_message(self) -> bool:
@@ -89,7 +93,8 @@ class _Outcome:
     ttft_ms: int | None = None
 
 
-def _load(message_id: str) -> Message | None:
+def reply_for_writing(message_id: str) -> Message | None:
+    """The reply with everything writing it reads: conversation, bot, provider and owner."""
     return (
         Message.objects.select_related("conversation__bot__provider", "conversation__owner")
         .filter(pk=message_id)
@@ -110,7 +115,9 @@ async def generate_reply(live: LiveReply) -> None:
     early = live.early
     reply: Message | None = None
     if early is None:
-        reply = live.reply or await sync_to_async(_load)(live.message_id)
+        # The chat database threads, not Django's one shared thread: a worker starts dozens of
+        # replies at once, and their queries should overlap rather than queue.
+        reply = live.reply or await on_db_thread(reply_for_writing)(live.message_id)
         live.reply = None  # the object goes stale as the reply is written; keep only the id
         if reply is None or not reply.is_active:
             coalescer.abort()
@@ -121,7 +128,7 @@ async def generate_reply(live: LiveReply) -> None:
             request_written.set(early.request_sent)
         else:
             assert reply is not None
-            request = await sync_to_async(build_request)(
+            request = await on_db_thread(build_request)(
                 reply, history=live.history, policy=live.policy
             )
             provider = reply.conversation.bot.provider
@@ -196,8 +203,9 @@ async def _finish(
         if usage.model:
             fields["model"] = usage.model
     saved = await _save_final(reply.pk, fields)
-    final = await sync_to_async(_load)(live.message_id) if not saved else reply
+    final = await sync_to_async(reply_for_writing)(live.message_id) if not saved else reply
     if saved:
+        live.status = outcome.status
         for name, value in fields.items():
             setattr(reply, name, value)
         if (outcome.status == Message.Status.COMPLETE and live.answers_first_message

@@ -3,10 +3,9 @@ languages), answered by the one generation service with a MessengerSink as its d
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
-
 from accounts.roles import policy_for
 from conversations import selectors
+from conversations.db_threads import on_db_thread
 from conversations.models import Message
 from conversations.services.errors import ChatError
 from conversations.services.messages import SentMessage, message_send
@@ -62,7 +61,9 @@ def messenger_message_store(*, integration: Integration, identity: MessengerIden
 async def messenger_reply_write(*, integration: Integration, identity: MessengerIdentity,
                                 transport: Transport, target: Target, text: str) -> str:
     """Stores the message and streams the reply into the chat; returns the reply's id."""
-    sent = await sync_to_async(messenger_message_store)(
+    # The chat database threads: a worker answers many chats at once, and Django's one shared
+    # thread would store their messages one after another.
+    sent = await on_db_thread(messenger_message_store)(
         integration=integration, identity=identity, chat_id=target.chat_id, text=text)
     sink = MessengerSink(transport, target, integration.pk)
     live = runner().start(sent.reply.pk, sent.conversation.pk, direct=sink, reply=sent.reply,
