@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from conversations.models import Message
-from conversations.services import queued
+from conversations.services import generation, queued
 from conversations.services.messages import message_send
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,20 +37,39 @@ def test_a_pending_reply_is_written_once_however_often_its_task_arrives(
     assert queued.reply_run_queued(str(uuid.uuid4())) == "missing"
 
 
-def test_the_claim_is_one_update_and_one_read_on_the_callers_thread(
-    user, openai_bot, django_assert_num_queries
+def test_the_claim_loads_the_reply_and_builds_its_request_in_one_go(
+    user, openai_bot, django_assert_max_num_queries
 ):
     reply = pending_reply(user, openai_bot)
-    with django_assert_num_queries(2):  # the claiming UPDATE, then the reply with its bot
-        claimed, why = queued.reply_claim(str(reply.pk))
-    assert why == "" and claimed is not None
-    assert claimed.status == Message.Status.STREAMING
+    # The claiming UPDATE, the reply with its bot, then the context: role, policy, history.
+    with django_assert_max_num_queries(5):
+        claimed = queued.reply_claim(str(reply.pk))
+    assert isinstance(claimed, queued.ClaimedReply)
+    assert claimed.reply.status == Message.Status.STREAMING
+    assert claimed.request is not None and claimed.request.model == openai_bot.model
+    assert claimed.request.messages[-1] == {"role": "user", "content": "Hello there, how are you?"}
     # Everything writing it reads is loaded: no query for the bot, provider or owner.
-    with django_assert_num_queries(0):
-        assert claimed.conversation.bot.provider.pk and claimed.conversation.owner.pk
+    with django_assert_max_num_queries(0):
+        assert claimed.reply.conversation.bot.provider.pk and claimed.reply.conversation.owner.pk
 
     # Claimed already: the second claim gets the reply's status, not the reply.
-    assert queued.reply_claim(str(reply.pk)) == (None, Message.Status.STREAMING)
+    assert queued.reply_claim(str(reply.pk)) == Message.Status.STREAMING
+
+
+def test_a_request_that_cannot_be_built_at_the_claim_still_ends_in_a_readable_failure(
+    user, openai_bot, fake_openai, monkeypatch
+):
+    reply = pending_reply(user, openai_bot)
+
+    def broken(*args, **kwargs):
+        raise ValueError("the bot's context window is misconfigured")
+
+    monkeypatch.setattr(queued, "build_request", broken)
+    monkeypatch.setattr(generation, "build_request", broken)
+    assert queued.reply_run_queued(str(reply.pk)) == Message.Status.FAILED
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.FAILED and "Please try again" in reply.error
+    assert fake_openai.requests == []
 
 
 def test_the_task_claims_on_its_own_thread_and_writes_on_the_shared_loop(

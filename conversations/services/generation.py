@@ -25,7 +25,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import RolePolicy
 from conversations.db_threads import on_db_thread
 from conversations.models import Message
-from conversations.providers import ProviderError, Usage, backend_for
+from conversations.providers import ChatRequest, ProviderError, Usage, backend_for
 from conversations.providers.base import request_written
 
 from .coalesce import Coalescer
@@ -58,6 +58,8 @@ class LiveReply:
     # the start of a reply does not read it back.
     reply: Message | None = field(default=None, repr=False)
     policy: RolePolicy | None = field(default=None, repr=False)
+    # The model request, when the caller built it with the reply (on its own thread).
+    request: ChatRequest | None = field(default=None, repr=False)
     # A request sent before the reply was stored: the reply is known once the store admits it.
     early: EarlyStart | None = field(default=None, repr=False)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -128,7 +130,7 @@ async def generate_reply(live: LiveReply) -> None:
             request_written.set(early.request_sent)
         else:
             assert reply is not None
-            request = await on_db_thread(build_request)(
+            request = live.request or await on_db_thread(build_request)(
                 reply, history=live.history, policy=live.policy
             )
             provider = reply.conversation.bot.provider

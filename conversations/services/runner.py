@@ -19,6 +19,7 @@ from django.conf import settings
 
 from accounts.models import RolePolicy
 from conversations.models import Message
+from conversations.providers import ChatRequest
 
 from .early import EarlyStart
 from .fanout import GROUP_EVENT, DirectSink, ReplyFanout
@@ -56,6 +57,7 @@ class ReplyRunner:
         history: list[dict[str, str]] | None = None,
         reply: Message | None = None,
         policy: RolePolicy | None = None,
+        request: ChatRequest | None = None,
         early: EarlyStart | None = None,
         followed: bool | None = None,
     ) -> LiveReply:
@@ -71,6 +73,7 @@ class ReplyRunner:
             history=history,
             reply=reply,
             policy=policy,
+            request=request,
             early=early,
         )
         self.replies[key] = live
