@@ -4,6 +4,7 @@ official SDK streaming through it from the fake OpenAI server."""
 from __future__ import annotations
 
 import asyncio
+import time
 import logging
 import ssl
 import subprocess
@@ -135,6 +136,38 @@ async def test_a_silent_server_times_out_and_a_closed_port_refuses(transport):
         await server.server.wait_closed()
         with pytest.raises(httpx2.ConnectError):
             await http.post(f"http://127.0.0.1:{port}/", content=b"a")
+
+
+async def test_the_read_timeout_is_per_wait_and_follows_each_requests_own_setting(transport):
+    """A stream slower in total than its read timeout, but never silent for that long, is
+    read whole; a later request on the same connection keeps its own, shorter, timeout."""
+
+    async def trickles_answers_then_goes_silent(reader, writer, n):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(8):
+            await asyncio.sleep(0.05)
+            writer.write(b"1\r\nx\r\n")
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await read_request(reader)
+        await asyncio.sleep(0.05)
+        writer.write(ok())
+        await read_request(reader)
+        await asyncio.sleep(5)
+
+    async with RawServer(trickles_answers_then_goes_silent) as server, \
+            httpx2.AsyncClient(transport=transport) as http:
+        response = await http.post(server.url(), content=b"a",
+                                   timeout=httpx2.Timeout(5, read=0.15))
+        assert response.content == b"x" * 8  # 0.4 s in all, never 0.15 s without a byte
+        response = await http.post(server.url(), content=b"b", timeout=httpx2.Timeout(5))
+        assert response.content == b"hello"
+        started = time.monotonic()
+        with pytest.raises(httpx2.ReadTimeout):
+            await http.post(server.url(), content=b"c", timeout=httpx2.Timeout(5, read=0.2))
+        assert time.monotonic() - started < 1.5  # not the 5 s the previous request allowed
+    assert server.connections == 1
 
 
 async def test_a_body_cut_short_is_an_error_and_a_body_left_unread_is_not_reused(transport):
