@@ -117,8 +117,8 @@ async def generate_reply(live: LiveReply) -> None:
     early = live.early
     reply: Message | None = None
     if early is None:
-        # The chat database threads, not Django's one shared thread: a worker starts dozens of
-        # replies at once, and their queries should overlap rather than queue.
+        # The chat database threads, not Django's one shared thread: replies start in bursts,
+        # and their queries should overlap rather than queue.
         reply = live.reply or await on_db_thread(reply_for_writing)(live.message_id)
         live.reply = None  # the object goes stale as the reply is written; keep only the id
         if reply is None or not reply.is_active:

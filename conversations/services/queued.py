@@ -31,6 +31,8 @@ def reply_enqueue(message_id: uuid.UUID | str) -> None:
 
 @dataclass
 class ClaimedReply:
+    """A reply this worker now writes, loaded for writing, with its model request."""
+
     reply: Message
     # None when building it failed here: the generator builds it again and words the failure.
     request: ChatRequest | None
