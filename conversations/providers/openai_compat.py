@@ -8,8 +8,8 @@ import random
 import ssl
 import urllib.request
 import weakref
-from dataclasses import dataclass
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import cache
 
 import httpx2
@@ -90,7 +90,6 @@ class OpenAICompatibleBackend:
         self.client = client_for(
             base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
         )
-        self.max_retries = max_retries
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str | Usage]:
         # The event stream is read as raw lines: parsing every chunk into SDK models cost about
@@ -148,8 +147,8 @@ class OpenAICompatibleBackend:
             "stream_options": {"include_usage": True},
         }).encode()
         plan = _request_plan(self.client)
-        for attempt in range(self.max_retries + 1):
-            last = attempt == self.max_retries
+        for attempt in range(plan.retries + 1):
+            last = attempt == plan.retries
             http_request = httpx2.Request("POST", plan.url, headers=plan.headers, content=body,
                                           extensions={"timeout": plan.timeout})
             try:
@@ -177,6 +176,7 @@ class _RequestPlan:
     url: httpx2.URL
     headers: httpx2.Headers
     timeout: dict[str, float | None]
+    retries: int
 
 
 _plans: weakref.WeakKeyDictionary[openai.AsyncOpenAI, _RequestPlan] = weakref.WeakKeyDictionary()
@@ -195,6 +195,7 @@ def _request_plan(client: openai.AsyncOpenAI) -> _RequestPlan:
             url=httpx2.URL(str(client.base_url).rstrip("/") + "/chat/completions"),
             headers=httpx2.Headers(headers),
             timeout=timeout.as_dict(),
+            retries=client.max_retries,
         )
     return plan
 

@@ -100,12 +100,11 @@ class _Protocol(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
         self._deadline = math.inf if timeout is None else loop.time() + timeout
-        if timeout is not None:
-            if self._timer is not None and self._timer.when() > self._deadline:
-                self._timer.cancel()
-                self._timer = None
-            if self._timer is None:
-                self._timer = loop.call_at(self._deadline, self._deadline_reached)
+        timer = self._timer
+        if timeout is not None and (timer is None or timer.when() > self._deadline):
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(self._deadline, self._deadline_reached)
         try:
             await waiter
         finally:

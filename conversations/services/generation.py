@@ -205,7 +205,7 @@ async def _finish(
         if usage.model:
             fields["model"] = usage.model
     saved = await _save_final(reply.pk, fields)
-    final = await sync_to_async(reply_for_writing)(live.message_id) if not saved else reply
+    final = await on_db_thread(reply_for_writing)(live.message_id) if not saved else reply
     if saved:
         live.status = outcome.status
         for name, value in fields.items():
