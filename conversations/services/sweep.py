@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
+from conversations.hooks import replies_interrupted
 from conversations.models import Message
 
 from .fanout import GROUP_EVENT, conversation_group
@@ -84,6 +85,7 @@ async def sweep_interrupted_replies() -> int:
     if count:
         log.warning("marked %d orphaned replies as interrupted", count)
         await _tell_open_tabs(orphans)
+        await _tell_receivers(orphans)
     return count
 
 
@@ -94,3 +96,10 @@ async def _tell_open_tabs(ids: set[str]) -> None:
                  "message": message_payload(message, with_content=False)}
         await layer.group_send(conversation_group(message.conversation_id),
                                {"type": GROUP_EVENT, "event": event, "origin": ""})
+
+
+async def _tell_receivers(ids: set[str]) -> None:
+    results = await replies_interrupted.asend_robust(sender=Message, message_ids=sorted(ids))
+    for receiver, result in results:
+        if isinstance(result, Exception):
+            log.error("a receiver of replies_interrupted failed: %r", receiver, exc_info=result)
