@@ -120,8 +120,8 @@ class BotAdmin(TabbedTranslationAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         providers = Provider.objects.exclude(kind=Provider.Kind.DEMO)
-        provider = providers.filter(pk=request.GET.get("provider") or None).first() if (
-            request.GET.get("provider", "").isdigit()) else None
+        chosen = request.GET.get("provider", "")
+        provider = providers.filter(pk=int(chosen)).first() if chosen.isdigit() else None
         choices, error = [], ""
         if provider is not None:
             try:

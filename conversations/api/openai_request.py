@@ -17,8 +17,8 @@ TOOL_FIELDS = ("tools", "tool_choice", "functions", "function_call", "parallel_t
 IGNORED_FIELDS = ("top_p", "frequency_penalty", "presence_penalty", "seed", "stop", "user",
                   "metadata", "store", "service_tier", "logit_bias")
 KNOWN_FIELDS = {"model", "messages", "stream", "stream_options", "temperature", "max_tokens",
-                "max_completion_tokens", "reasoning_effort", "n", "response_format", "logprobs", "top_logprobs",
-                "modalities", *TOOL_FIELDS, *IGNORED_FIELDS}
+                "max_completion_tokens", "reasoning_effort", "n", "response_format", "logprobs",
+                "top_logprobs", "modalities", *TOOL_FIELDS, *IGNORED_FIELDS}
 
 
 class OpenAIError(Exception):

@@ -12,8 +12,8 @@ the default for one request each, in FIFO order: errors, hangs, dropped connecti
 
 Like OpenAI, it refuses what a model does not take: reasoning models (gpt-5*, o1*, o3*, o4*, and
 any name in ``reasoning_models``, e.g. an Azure deployment) answer 400 to ``max_tokens`` and to a
-``temperature`` or ``top_p`` other than 1, and report ``completion_tokens_details.reasoning_tokens``;
-other models answer 400 to ``reasoning_effort``. Models named in ``reasoning_stream_models``
+``temperature`` or ``top_p`` other than 1, and report
+``completion_tokens_details.reasoning_tokens``; other models answer 400 to ``reasoning_effort``. Models named in ``reasoning_stream_models``
 (``deepseek-r1`` by default, as vLLM, Ollama or LM Studio serve it) stream ``reasoning_content``
 deltas before the content. Reasoning tokens are reported, not charged against the output limit.
 """
