@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +12,8 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from chatlab_site.fields import EncryptedTextField
+
+from .providers.capabilities import REASONING_EFFORTS, capabilities_for, provider_kind
 
 
 class Provider(models.Model):
@@ -82,6 +85,24 @@ class Bot(models.Model):
     context_window = models.PositiveIntegerField(
         _("context window (tokens)"), default=8192, validators=[MinValueValidator(256)]
     )
+    # What the model accepts (providers.capabilities): filled from the model name when empty,
+    # editable in the admin, corrected by the provider layer when a server refuses a parameter.
+    output_limit_param = models.CharField(
+        _("output limit parameter"), max_length=24, blank=True,
+        choices=[("", _("from the model name")),
+                 ("max_completion_tokens", "max_completion_tokens (OpenAI, Azure OpenAI)"),
+                 ("max_tokens", "max_tokens (Ollama, vLLM, LM Studio, llama.cpp)")],
+    )
+    accepts_temperature = models.BooleanField(
+        _("accepts temperature"), default=True,
+        help_text=_("Off for reasoning models, which take only the default temperature."),
+    )
+    reasoning_effort = models.CharField(
+        _("reasoning effort"), max_length=8, blank=True,
+        choices=[("", _("not sent")), *((e, e) for e in REASONING_EFFORTS)],
+    )
+    vision = models.BooleanField(_("accepts images"), default=False)
+    tools = models.BooleanField(_("can call tools"), default=False)
     is_default = models.BooleanField(_("default"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     position = models.PositiveSmallIntegerField(_("position"), default=0)
@@ -104,11 +125,29 @@ class Bot(models.Model):
         return self.name
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.output_limit_param and kwargs.get("update_fields") is None:
+            # A bot made in code (seed_bots, the shell) gets what its model accepts; the window
+            # stays as given, since context planning relies on it.
+            self.fill_capabilities(keep={"context_window"})
         # modeltranslation stores the active language's text in the plain columns (name, ...):
         # keep the default language's there whatever language the admin works in, so code
         # that reads the column itself (analytics' breakdown by bot) sees one stable name.
         with translation.override(settings.MODELTRANSLATION_DEFAULT_LANGUAGE):
             super().save(*args, **kwargs)
+
+
+    CAPABILITY_FIELDS = ("output_limit_param", "accepts_temperature", "reasoning_effort",
+                         "vision", "tools", "context_window")
+
+    def fill_capabilities(self, *, keep: Collection[str] = ()) -> None:
+        """Sets what the model accepts from its name and provider (the window only if known),
+        except the fields in keep."""
+        known = capabilities_for(self.model, provider_kind(self.provider.kind,
+                                                           self.provider.base_url))
+        for name in self.CAPABILITY_FIELDS:
+            value = getattr(known, name)
+            if name not in keep and value is not None:
+                setattr(self, name, value)
 
 
 class Channel(models.TextChoices):

@@ -20,6 +20,7 @@ from django.utils import timezone
 from analytics.models import Topic
 from conversations.models import Bot, Channel, Message, Provider
 from conversations.providers import ChatRequest, ProviderError
+from conversations.providers.capabilities import bot_capabilities
 
 from .keywords import keywords_of
 from .rollups import day_bounds
@@ -145,7 +146,8 @@ def _name_with_model(bot: Bot, groups: list[TopicGroup]) -> bool:
     request = ChatRequest(model=bot.model, temperature=0.2, max_tokens=24 * len(groups) + 16,
                           messages=[{"role": "system", "content": NAMING_INSTRUCTIONS},
                                     {"role": "user", "content": "\n".join(lines)}],
-                          purpose="topics")
+                          purpose="topics", capabilities=bot_capabilities(bot),
+                          bot_id=bot.pk)
     try:
         text = run_on_shared_loop(_collect(bot.provider, request),
                                   timeout=settings.CHATLAB_REPLY_TIMEOUT)

@@ -8,16 +8,17 @@ from typing import Any
 
 from django.http import JsonResponse
 
+from conversations.providers.capabilities import REASONING_EFFORTS
 from conversations.services.context import CallerHistory
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 TOOL_FIELDS = ("tools", "tool_choice", "functions", "function_call", "parallel_tool_calls")
 # Accepted so that ordinary clients work, but not applied (the README says so).
 IGNORED_FIELDS = ("top_p", "frequency_penalty", "presence_penalty", "seed", "stop", "user",
-                  "metadata", "store", "service_tier", "logit_bias", "reasoning_effort")
+                  "metadata", "store", "service_tier", "logit_bias")
 KNOWN_FIELDS = {"model", "messages", "stream", "stream_options", "temperature", "max_tokens",
-                "max_completion_tokens", "n", "response_format", "logprobs", "top_logprobs",
-                "modalities", *TOOL_FIELDS, *IGNORED_FIELDS}
+                "max_completion_tokens", "reasoning_effort", "n", "response_format", "logprobs",
+                "top_logprobs", "modalities", *TOOL_FIELDS, *IGNORED_FIELDS}
 
 
 class OpenAIError(Exception):
@@ -66,6 +67,17 @@ def _integer(body: dict[str, Any], name: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise invalid(f"'{name}' must be a positive integer.", name)
+    return value
+
+
+def _reasoning_effort(body: dict[str, Any]) -> str | None:
+    value = body.get("reasoning_effort")
+    if value is None:
+        return None
+    if value not in REASONING_EFFORTS:
+        supported = ", ".join(f"'{e}'" for e in REASONING_EFFORTS)
+        raise invalid(f"Invalid value: {value!r}. Supported values are: {supported}.",
+                      "reasoning_effort", "invalid_value")
     return value
 
 
@@ -145,7 +157,8 @@ def parse(body: Any) -> Params:
     return Params(
         model=model,
         history=CallerHistory(history, max_tokens=max_tokens,
-                              temperature=_number(body, "temperature", 0, 2)),
+                              temperature=_number(body, "temperature", 0, 2),
+                              reasoning_effort=_reasoning_effort(body)),
         last_user=last_user,
         stream=bool(stream),
         include_usage=bool(options.get("include_usage")),

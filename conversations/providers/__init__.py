@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import ChatBackend, ChatRequest, ProviderError, Usage
+from .base import ChatBackend, ChatRequest, ProviderError, ReasoningDelta, Usage
+from .capabilities import provider_kind
 from .demo import DemoBackend
 from .openai_compat import OpenAICompatibleBackend
 
 if TYPE_CHECKING:
     from conversations.models import Provider
 
-__all__ = ["ChatBackend", "ChatRequest", "ProviderError", "Usage", "backend_for"]
+__all__ = ["ChatBackend", "ChatRequest", "ProviderError", "ReasoningDelta", "Usage",
+           "backend_for"]
 
 
 def backend_for(provider: Provider) -> ChatBackend:
@@ -22,4 +24,5 @@ def backend_for(provider: Provider) -> ChatBackend:
         api_key=provider.api_key,
         timeout=provider.timeout,
         max_retries=provider.max_retries,
+        kind=provider_kind(provider.kind, provider.base_url),
     )

@@ -7,6 +7,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .capabilities import Capabilities
+
 # Set by the caller for one reply: a backend that sends a request over the network calls it
 # once the request has been written (an early start stores its message only then, so that
 # the store's work does not delay the requests of other replies starting at the same moment).
@@ -25,6 +27,20 @@ class ChatRequest:
     # "reply", or "summary" for a rolling summary of older turns (the demo backend writes that
     # one locally instead of its demo text).
     purpose: str = "reply"
+    # What the bot's model accepts (None: what its name tells); the backend builds the body
+    # from it, and stores a correction on bot_id when the server still refuses a parameter.
+    capabilities: Capabilities | None = None
+    bot_id: int | None = None
+    # Yield ReasoningDelta items for a model that streams its reasoning; off until the
+    # generation service handles items other than text and Usage.
+    want_reasoning: bool = False
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    """A piece of what a reasoning model thought before (or while) answering."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,8 @@ class Usage:
     prompt_tokens: int | None
     completion_tokens: int | None
     model: str = ""
+    # Of completion_tokens, those spent reasoning (completion_tokens_details.reasoning_tokens).
+    reasoning_tokens: int | None = None
 
 
 @dataclass
@@ -52,6 +70,7 @@ class ProviderError(Exception):
 
 
 class ChatBackend(Protocol):
-    def stream(self, request: ChatRequest) -> AsyncIterator[str | Usage]:
-        """Yields text deltas in order, then at most one Usage. Raises ProviderError."""
+    def stream(self, request: ChatRequest) -> AsyncIterator[str | ReasoningDelta | Usage]:
+        """Yields text deltas in order (and ReasoningDelta items if the request wants them),
+        then at most one Usage. Raises ProviderError."""
         ...

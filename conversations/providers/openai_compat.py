@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import ssl
 import urllib.request
 import weakref
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
+from typing import Any
 
 import httpx2
 import openai
 from django.utils.translation import gettext_noop
 
-from .base import ChatRequest, ProviderError, Usage, request_written
+from .base import ChatRequest, ProviderError, ReasoningDelta, Usage, request_written
+from .capabilities import (
+    COMPATIBLE,
+    MAX_COMPLETION_TOKENS,
+    MAX_TOKENS,
+    Capabilities,
+    capabilities_for,
+)
 from .transport import StreamingTransport
+
+log = logging.getLogger(__name__)
 
 # Per event loop: an AsyncOpenAI client (and its connection pool) must not cross loops.
 _clients: weakref.WeakKeyDictionary[
@@ -86,12 +97,14 @@ def _limits() -> httpx2.Limits:
 
 
 class OpenAICompatibleBackend:
-    def __init__(self, *, base_url: str, api_key: str, timeout: float, max_retries: int) -> None:
+    def __init__(self, *, base_url: str, api_key: str, timeout: float, max_retries: int,
+                 kind: str = COMPATIBLE) -> None:
         self.client = client_for(
             base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
         )
+        self.kind = kind  # providers.capabilities.provider_kind
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[str | Usage]:
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str | ReasoningDelta | Usage]:
         # The event stream is read as raw lines: parsing every chunk into SDK models cost about
         # five times the CPU of json.loads, a third of a web process's CPU at 100 replies.
         try:
@@ -112,13 +125,16 @@ class OpenAICompatibleBackend:
                     if chunk.get("error"):
                         raise _stream_error(chunk["error"])
                     if chunk.get("usage"):
-                        usage = Usage(
-                            prompt_tokens=chunk["usage"].get("prompt_tokens"),
-                            completion_tokens=chunk["usage"].get("completion_tokens"),
-                            model=chunk.get("model") or request.model,
-                        )
+                        usage = _usage(chunk, request.model)
                     for choice in chunk.get("choices") or ():
-                        content = (choice.get("delta") or {}).get("content")
+                        delta = choice.get("delta") or {}
+                        if request.want_reasoning:
+                            # DeepSeek-R1 on vLLM, Ollama, LM Studio: reasoning_content;
+                            # OpenRouter: reasoning.
+                            thought = delta.get("reasoning_content") or delta.get("reasoning")
+                            if thought and isinstance(thought, str):
+                                yield ReasoningDelta(thought)
+                        content = delta.get("content")
                         if content:
                             yield content
             finally:
@@ -134,18 +150,30 @@ class OpenAICompatibleBackend:
             ) from exc
 
     async def _open_stream(self, request: ChatRequest) -> httpx2.Response:
+        """Sends the body the model accepts. A server that still refuses a parameter (400
+        unsupported_parameter or unsupported_value) gets the request once more without it, and
+        the bot's capabilities are corrected, so a misconfigured bot heals on its first reply."""
+        capabilities = request.capabilities or capabilities_for(request.model, self.kind)
+        corrected: set[str] = set()
+        while True:
+            try:
+                return await self._post(json.dumps(request_body(request, capabilities)).encode())
+            except openai.BadRequestError as exc:
+                fix = correction(exc, capabilities)
+                if fix is None or fix.param in corrected:
+                    raise
+                corrected.add(fix.param)
+                capabilities = fix.capabilities
+                log.warning("bot %s (model %s): the provider refused '%s'; retrying with %s",
+                            request.bot_id, request.model, fix.param, fix.fields)
+                if request.bot_id is not None:
+                    await _store_correction(request.bot_id, fix.fields)
+
+    async def _post(self, body: bytes) -> httpx2.Response:
         """POSTs the chat request on the SDK's HTTP client, with the SDK's headers, timeouts,
         retry rules and errors, without its per-request machinery: building the request
         through the SDK (options models, URL and header merging) was the largest share of a
         web process's CPU per reply start (bench/README.md), spent before the request left."""
-        body = json.dumps({
-            "model": request.model,
-            "messages": request.messages,
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }).encode()
         plan = _request_plan(self.client)
         for attempt in range(plan.retries + 1):
             last = attempt == plan.retries
@@ -168,6 +196,74 @@ class OpenAICompatibleBackend:
                 raise self.client._make_status_error_from_response(response)
             await asyncio.sleep(retry_delay(attempt, response.headers))
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def request_body(request: ChatRequest, capabilities: Capabilities) -> dict[str, Any]:
+    """The chat request as this model takes it."""
+    body: dict[str, Any] = {"model": request.model, "messages": request.messages}
+    if capabilities.accepts_temperature:
+        body["temperature"] = request.temperature
+    body[capabilities.output_limit_param] = request.max_tokens
+    if capabilities.reasoning_effort:
+        body["reasoning_effort"] = capabilities.reasoning_effort
+    body["stream"] = True
+    body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def _usage(chunk: dict[str, Any], model: str) -> Usage:
+    usage = chunk["usage"]
+    details = usage.get("completion_tokens_details")
+    return Usage(
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+        model=chunk.get("model") or model,
+        reasoning_tokens=details.get("reasoning_tokens") if isinstance(details, dict) else None,
+    )
+
+
+@dataclass(frozen=True)
+class Correction:
+    param: str  # the refused one
+    capabilities: Capabilities  # to retry with
+    fields: dict[str, object]  # the bot's fields that say so
+
+
+_REFUSED = ("unsupported_parameter", "unsupported_value")
+
+
+def correction(exc: openai.BadRequestError, capabilities: Capabilities) -> Correction | None:
+    """What to change when the server refused one of the parameters Chatlab sent, or None."""
+    param, code = exc.param, exc.code
+    if param in (MAX_TOKENS, MAX_COMPLETION_TOKENS) and code in _REFUSED \
+            and param == capabilities.output_limit_param:
+        other = MAX_COMPLETION_TOKENS if param == MAX_TOKENS else MAX_TOKENS
+        changed = {"output_limit_param": other}
+    elif param in ("temperature", "top_p") and code in _REFUSED \
+            and capabilities.accepts_temperature:
+        changed = {"accepts_temperature": False}
+    elif param == "reasoning_effort" and code in (*_REFUSED, "invalid_value") \
+            and capabilities.reasoning_effort:
+        changed = {"reasoning_effort": ""}
+    else:
+        return None
+    return Correction(param=param, capabilities=replace(capabilities, **changed),
+                      fields=dict(changed))
+
+
+async def _store_correction(bot_id: int, fields: dict[str, object]) -> None:
+    # Imported here: the providers package is imported by the models module.
+    from conversations.db_threads import on_db_thread
+    from conversations.models import Bot
+
+    def save() -> None:
+        Bot.objects.filter(pk=bot_id).update(**fields)
+
+    try:
+        await on_db_thread(save)()
+    except Exception:
+        # The retry goes on: the next reply corrects it again.
+        log.warning("could not store the corrected capabilities of bot %s", bot_id, exc_info=True)
 
 
 @dataclass(frozen=True)

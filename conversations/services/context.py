@@ -3,7 +3,7 @@ as much recent history as fits the bot's context window with room for the reply.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from django.conf import settings
@@ -15,6 +15,7 @@ from accounts.roles import policy_for
 from accounts.services.quotas import reply_token_cap
 from conversations.models import Message
 from conversations.providers import ChatRequest
+from conversations.providers.capabilities import bot_capabilities
 
 from . import tokens
 from .background import run_soon
@@ -43,7 +44,8 @@ def counter_for(model: str) -> tokens.TokenCounter:
 
 class CallerHistory(list[dict[str, str]]):
     """Messages a caller brings (the OpenAI-compatible endpoint) with its own sampling options:
-    max_tokens can only lower the bot's and role's cap; temperature replaces the bot's."""
+    max_tokens can only lower the bot's and role's cap; temperature and reasoning effort replace
+    the bot's where its model takes them."""
 
     def __init__(
         self,
@@ -51,10 +53,12 @@ class CallerHistory(list[dict[str, str]]):
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        reasoning_effort: str | None = None,
     ) -> None:
         super().__init__(messages)
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.reasoning_effort = reasoning_effort
 
 
 def build_request(
@@ -73,9 +77,12 @@ def build_request(
     policy = policy or policy_for(conversation.owner)
     max_tokens = reply_token_cap(policy, bot.max_output_tokens)
     temperature = bot.temperature
+    capabilities = bot_capabilities(bot)
     if isinstance(history, CallerHistory):
         max_tokens = min(max_tokens, history.max_tokens or max_tokens)
         temperature = bot.temperature if history.temperature is None else history.temperature
+        if history.reasoning_effort and capabilities.reasoning_effort:
+            capabilities = replace(capabilities, reasoning_effort=history.reasoning_effort)
     rows = _history_rows(reply, history)
     # A pure function of the newest user text and the conversation's language, so the early
     # start (before the store) and the stored reply plan the same request.
@@ -108,6 +115,8 @@ def build_request(
         temperature=temperature,
         max_tokens=plan.max_tokens,
         language=language,
+        capabilities=capabilities,
+        bot_id=bot.pk,
     )
 
 

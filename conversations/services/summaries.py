@@ -10,6 +10,7 @@ from django.conf import settings
 
 from conversations.models import Conversation, Message, Provider
 from conversations.providers import ChatRequest, ProviderError, backend_for
+from conversations.providers.capabilities import bot_capabilities
 from conversations.worker_loop import run_on_shared_loop
 
 from . import tokens
@@ -111,6 +112,8 @@ def _summarise_once(conversation_id: uuid.UUID | str) -> bool | None:
         temperature=0.2,
         max_tokens=cap,
         purpose="summary",
+        capabilities=bot_capabilities(bot),
+        bot_id=bot.pk,
     )
     try:
         text = run_on_shared_loop(

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from conversations.models import Conversation, Message, Provider
 from conversations.providers import ChatRequest, ProviderError
+from conversations.providers.capabilities import bot_capabilities
 from conversations.worker_loop import run_on_shared_loop
 
 from .background import run_soon
@@ -76,6 +77,7 @@ def conversation_title(*, conversation_id: uuid.UUID | str) -> str | None:
         messages=[{"role": "system", "content": INSTRUCTIONS},
                   {"role": "user", "content": exchange}],
         temperature=0.3, max_tokens=24, purpose="title",
+        capabilities=bot_capabilities(bot), bot_id=bot.pk,
     )
     try:
         title = clean_title(run_on_shared_loop(_collect(bot.provider, request),

@@ -9,6 +9,13 @@ Replies are deterministic: ``Echo: <last user message>`` padded with lorem-ipsum
 to ``tokens`` tokens, where one token is one word plus its trailing whitespace and is sent
 as one SSE chunk. Behaviours scripted with ``script()`` (or ``POST /_fake/script``) override
 the default for one request each, in FIFO order: errors, hangs, dropped connections, pacing.
+
+Like OpenAI, it refuses what a model does not take: reasoning models (gpt-5*, o1*, o3*, o4*, and
+any name in ``reasoning_models``, e.g. an Azure deployment) answer 400 to ``max_tokens`` and to a
+``temperature`` or ``top_p`` other than 1, and report
+``completion_tokens_details.reasoning_tokens``; other models answer 400 to ``reasoning_effort``. Models named in ``reasoning_stream_models``
+(``deepseek-r1`` by default, as vLLM, Ollama or LM Studio serve it) stream ``reasoning_content``
+deltas before the content. Reasoning tokens are reported, not charged against the output limit.
 """
 
 from __future__ import annotations
@@ -33,7 +40,11 @@ FILLER = (
     "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
     "incididunt ut labore et dolore magna aliqua"
 ).split()
-MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-nano")
+MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-nano", "gpt-5-mini", "o4-mini", "deepseek-r1")
+# OpenAI's reasoning families: no max_tokens, only the default temperature and top_p.
+REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
+REASONING_TOKENS = 16  # what a reasoning model reports having thought, per request
 # Error "type"/"code" as the real API sends them for each status.
 ERROR_KINDS: dict[int, tuple[str, str | None]] = {
     400: ("invalid_request_error", None),
@@ -99,6 +110,38 @@ def error_response(status: int, message: str, retry_after: float | None = None) 
     return web.json_response(error_body(status, message), status=status, headers=headers)
 
 
+def refusal(message: str, param: str, code: str) -> web.Response:
+    """OpenAI's 400 for a parameter or value the model does not take."""
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": param,
+                      "code": code}}
+    return web.json_response(body, status=400, headers={"x-request-id": f"req_{uuid.uuid4().hex}"})
+
+
+def model_refusal(body: dict[str, Any], reasoning: bool) -> web.Response | None:
+    """What OpenAI answers a request whose parameters the model does not take (one at a time,
+    max_tokens first, as the real API reports them), or None."""
+    if reasoning:
+        if body.get("max_tokens") is not None:
+            return refusal("Unsupported parameter: 'max_tokens' is not supported with this model. "
+                           "Use 'max_completion_tokens' instead.", "max_tokens",
+                           "unsupported_parameter")
+        for name in ("temperature", "top_p"):
+            value = body.get(name)
+            if value is not None and value != 1:
+                return refusal(f"Unsupported value: '{name}' does not support {value} with this "
+                               "model. Only the default (1) value is supported.", name,
+                               "unsupported_value")
+        effort = body.get("reasoning_effort")
+        if effort is not None and effort not in REASONING_EFFORTS:
+            supported = ", ".join(f"'{e}'" for e in REASONING_EFFORTS)
+            return refusal(f"Invalid value: '{effort}'. Supported values are: {supported}.",
+                           "reasoning_effort", "invalid_value")
+    elif body.get("reasoning_effort") is not None:
+        return refusal("Unsupported parameter: 'reasoning_effort' is not supported with this "
+                       "model.", "reasoning_effort", "unsupported_parameter")
+    return None
+
+
 # Sizes the images API accepts per model, as OpenAI documents them.
 IMAGE_SIZES: dict[str, tuple[str, ...]] = {
     "gpt-image-1": ("1024x1024", "1536x1024", "1024x1536", "auto"),
@@ -140,8 +183,15 @@ class FakeOpenAI:
     def __init__(
         self, *, ttft: float = 0.0, rate: float = 0.0, tokens: int = 12,
         host: str = "127.0.0.1", port: int = 0,
+        reasoning_models: tuple[str, ...] = (),
+        reasoning_stream_models: tuple[str, ...] = ("deepseek-r1",),
     ) -> None:
         self.ttft, self.rate, self.tokens = ttft, rate, tokens
+        # Names (e.g. Azure deployments) treated as OpenAI reasoning models besides the families;
+        # and name prefixes that stream their reasoning as `reasoning_content`.
+        self._default_reasoning_models = frozenset(reasoning_models)
+        self.reasoning_models = set(reasoning_models)
+        self.reasoning_stream_models = tuple(reasoning_stream_models)
         self.host, self.port = host, port
         self.requests: list[dict[str, Any]] = []
         # deque append/popleft are thread-safe: tests script from their thread, the loop pops.
@@ -153,6 +203,12 @@ class FakeOpenAI:
         self.image_downloads: list[str] = []  # paths of /_fake/images/... and /_fake/redirect hits
         self._image_script: deque[Behaviour] = deque()
 
+    def is_reasoning_model(self, model: str) -> bool:
+        return model.startswith(REASONING_PREFIXES) or model in self.reasoning_models
+
+    def streams_reasoning(self, model: str) -> bool:
+        return model.startswith(self.reasoning_stream_models)
+
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
@@ -163,6 +219,7 @@ class FakeOpenAI:
         self._script.extend(behaviours)
 
     def reset(self) -> None:
+        self.reasoning_models = set(self._default_reasoning_models)
         self._script.clear()
         self.requests.clear()
         self._image_script.clear()
@@ -280,6 +337,12 @@ class FakeOpenAI:
         if not isinstance(body, dict) or "model" not in body or "messages" not in body:
             return error_response(400, "Request body must be JSON with 'model' and 'messages'.")
 
+        model = str(body["model"])
+        reasoning = self.is_reasoning_model(model)
+        refused = model_refusal(body, reasoning)
+        if refused is not None:
+            return refused
+
         b = self._script.popleft() if self._script else Behaviour()
         if b.hang:
             await asyncio.Future()  # never resolves; cancelled when the client goes away
@@ -296,9 +359,15 @@ class FakeOpenAI:
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if isinstance(limit, int) and len(tokens) > limit:  # like the real API: truncate
             tokens, finish = tokens[:limit], "length"
-        usage = {"prompt_tokens": sum(len(message_text(m).split()) for m in messages),
-                 "completion_tokens": len(tokens)}
+        usage: dict[str, Any] = {
+            "prompt_tokens": sum(len(message_text(m).split()) for m in messages),
+            "completion_tokens": len(tokens) + (REASONING_TOKENS if reasoning else 0)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if reasoning:
+            usage["completion_tokens_details"] = {"reasoning_tokens": REASONING_TOKENS}
+        # A DeepSeek-R1-style server streams what the model thought before its answer.
+        thoughts = (split_tokens(f"Thinking about: {message_text(messages[-1])}")
+                    if self.streams_reasoning(model) and messages else [])
 
         async def until(i: int) -> None:
             """Sleep until token i is due: absolute schedule from `start`, so no drift."""
@@ -307,7 +376,7 @@ class FakeOpenAI:
                 await asyncio.sleep(delay)
 
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        created, model = int(time.time()), body["model"]
+        created = int(time.time())
         headers = {"x-request-id": f"req_{uuid.uuid4().hex}"}
 
         if not body.get("stream"):
@@ -316,6 +385,8 @@ class FakeOpenAI:
                 request.transport.close()  # type: ignore[union-attr]  # no response at all
                 return web.Response()
             message = {"role": "assistant", "content": "".join(tokens), "refusal": None}
+            if thoughts:
+                message["reasoning_content"] = "".join(thoughts)
             return web.json_response({
                 "id": completion_id, "object": "chat.completion", "created": created,
                 "model": model, "usage": usage,
@@ -328,7 +399,7 @@ class FakeOpenAI:
         await resp.prepare(request)  # headers go out now; the first chunk comes after ttft
 
         async def send(delta: dict[str, Any] | None, finish_reason: str | None = None,
-                       final_usage: dict[str, int] | None = None) -> None:
+                       final_usage: dict[str, Any] | None = None) -> None:
             chunk = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
                      "model": model, "usage": final_usage,
                      "choices": [] if delta is None else [{
@@ -339,6 +410,8 @@ class FakeOpenAI:
         try:
             await until(0)
             await send({"role": "assistant", "content": ""})
+            for thought in thoughts:
+                await send({"reasoning_content": thought, "content": None})
             for i, token in enumerate(tokens):
                 if b.drop_after is not None and i >= b.drop_after:
                     # Close the socket mid-body: the client sees an incomplete chunked response.
