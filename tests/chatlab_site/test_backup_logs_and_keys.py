@@ -125,7 +125,7 @@ def test_the_manifest_records_the_key_fingerprint_and_the_settings_never_a_secre
     assert environment["CHATLAB_BACKUP_S3_SECRET_ACCESS_KEY"] is None
     assert environment["CHATLAB_TRASH_RETENTION_DAYS"] == "45"
     assert environment["CHATLAB_WEBHOOK_URL"] is None
-    assert environment["CHATLAB_BACKUP_GPG_PASSPHRASE"] is None  # a secret's name, whatever it holds
+    assert environment["CHATLAB_BACKUP_GPG_PASSPHRASE"] is None  # a secret by its name
     assert "SECRET_KEY" in environment and environment["SECRET_KEY"] is None
     assert manifest["version"] and manifest["migration_state"]
     assert crypto.decrypt(manifest["key_probe"]) == KEY_PROBE
