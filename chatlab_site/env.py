@@ -15,10 +15,17 @@ from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# Every name a reader asked for: a backup records which of them were set (ops/backups).
+_asked: set[str] = set()
+
+
+def names_asked() -> frozenset[str]:
+    return frozenset(_asked)
 
 
 def raw(name: str) -> str | None:
     """The variable's value, read from NAME or from the file NAME_FILE points to."""
+    _asked.add(name)
     value = os.environ.get(name)
     if value is not None:
         return value

@@ -1,7 +1,9 @@
 """`python -m chatlab_site.serve [daphne options]`: daphne on uvloop.
 
 Daphne builds its Twisted reactor on a new asyncio loop; installing uvloop's policy first makes
-that loop a uvloop one, which serves many concurrent streams with less CPU.
+that loop a uvloop one, which serves many concurrent streams with less CPU. In the embedded mode
+(no broker, so no celery beat) it also starts the in-process scheduler, so the backups, drills,
+rollups and purges of a single-machine install run on schedule.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     from chatlab_site.gc_freeze import load_web_app_and_freeze
 
     load_web_app_and_freeze()
+    from chatlab_site.ops.embedded_beat import embedded_beat_start
+
+    embedded_beat_start()
 
     args = argv if argv is not None else sys.argv[1:]
     if not any(a.endswith(":application") for a in args):

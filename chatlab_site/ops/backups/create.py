@@ -1,4 +1,5 @@
-"""backup_create: dump, archive, pack, upload, then the signed manifest last."""
+"""backup_create: dump, archive (media, log files), pack, upload, then the signed manifest last,
+which also records what a restore needs besides the backup (restore_needs.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from django.utils import timezone
 
 from .database import database_dump
 from .errors import BackupError
+from .logs import log_files, logs_archive
 from .manifest import FORMAT, manifest_dump, sha256_of
 from .media import media_archive
 from .naming import MANIFEST_SUFFIX, backup_name, migration_state
 from .packing import pack
 from .progress import Progress, quiet
+from .restore_needs import restore_needs_record
 from .storage import storage_delete, storage_write
 
 
@@ -30,6 +33,7 @@ class BackupResult:
     rows: int
     media_files: int
     encrypted: bool
+    log_files: int = 0
 
 
 def _digest(path: Path) -> tuple[str, int]:
@@ -54,6 +58,11 @@ def backup_create(*, progress: Progress = quiet, include_media: bool | None = No
             parts[archive.name] = archive
         else:
             progress("  skipped (CHATLAB_BACKUP_MEDIA is off)")
+        logs: dict[str, dict[str, Any]] = {}
+        if log_files():
+            archive = workdir / "logs.tar"
+            logs = logs_archive(target=archive, progress=progress)
+            parts[archive.name] = archive
         progress(f"[3/4] upload {name}")
         files: dict[str, dict[str, Any]] = {}
         stored_parts: dict[str, str] = {}
@@ -80,6 +89,8 @@ def backup_create(*, progress: Progress = quiet, include_media: bool | None = No
                 "media_file": stored_parts.get("media.tar"),
                 "encrypted": bool(fingerprint), "gpg_fingerprint": fingerprint,
                 "compression": "gzip",
+                "logs": logs, "logs_file": stored_parts.get("logs.tar"),
+                **restore_needs_record(),
             }
             progress("[4/4] manifest")
             storage_write(name=name + MANIFEST_SUFFIX, stream=io.BytesIO(manifest_dump(body)))
@@ -92,4 +103,5 @@ def backup_create(*, progress: Progress = quiet, include_media: bool | None = No
             raise
     return BackupResult(name=name, size=sum(f["size"] for f in files.values()),
                         tables=len(dump.tables), rows=sum(dump.tables.values()),
-                        media_files=len(media), encrypted=bool(fingerprint))
+                        media_files=len(media), encrypted=bool(fingerprint),
+                        log_files=len(logs))

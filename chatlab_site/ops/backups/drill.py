@@ -34,7 +34,8 @@ def drill_run(*, name: str | None = None, progress: Progress = quiet) -> DrillRu
             counts_compare(found=counts, manifest=prepared.manifest)
         result.tables_checked = len(counts)
         result.rows_checked = sum(counts.values())
-        result.files_checked = len(prepared.manifest["files"]) + len(prepared.manifest["media"])
+        result.files_checked = (len(prepared.manifest["files"]) + len(prepared.manifest["media"])
+                                + len(prepared.manifest.get("logs") or {}))
         result.detail = _("%(tables)s tables, %(rows)s rows and %(files)s files match the "
                           "manifest.") % {"tables": result.tables_checked,
                                           "rows": result.rows_checked,

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from .database import counts_compare, database_prepare, database_restore, live_counts
 from .errors import BackupRefused
+from .logs import logs_restore, logs_verify
 from .manifest import CHUNK
 from .media import media_restore, media_verify
 from .naming import unknown_migrations
@@ -35,6 +36,7 @@ class PreparedBackup:
     database: Path
     media: Path | None
     behind: bool
+    logs: Path | None = None
     foreign_migrations: list[str] = field(default_factory=list)
 
 
@@ -45,6 +47,7 @@ class RestoreReport:
     after: dict[str, int]
     media_files: int
     migrated: bool
+    logs_folder: Path | None = None
 
 
 def backup_latest() -> str:
@@ -104,7 +107,8 @@ def backup_prepare(*, name: str, workdir: Path, progress: Progress = quiet) -> P
         plain[stored] = unpack(source=target, part=stored)
         _plain_check(plain[stored], meta, stored)
         target.unlink()
-    for required in filter(None, (manifest["database_file"], manifest.get("media_file"))):
+    for required in filter(None, (manifest["database_file"], manifest.get("media_file"),
+                                  manifest.get("logs_file"))):
         if required not in plain:
             raise BackupRefused(_("The manifest names %(file)s but does not list it.")
                                 % {"file": required})
@@ -115,8 +119,12 @@ def backup_prepare(*, name: str, workdir: Path, progress: Progress = quiet) -> P
     if media is not None:
         progress(f"  media {len(manifest['media'])} files")
         media_verify(archive=media, expected=manifest["media"])
+    logs = plain.get(manifest.get("logs_file") or "")
+    if logs is not None:
+        progress(f"  logs  {len(manifest['logs'])} files")
+        logs_verify(archive=logs, expected=manifest["logs"])
     return PreparedBackup(name=name, manifest=manifest, database=database, media=media,
-                          behind=behind, foreign_migrations=foreign)
+                          behind=behind, foreign_migrations=foreign, logs=logs)
 
 
 def _behind(migrations: dict[str, list[str]]) -> bool:
@@ -142,8 +150,12 @@ def backup_restore(*, name: str, workdir: Path,
     progress("[5/5] restore the media")
     if prepared.media is not None:
         media_files = media_restore(archive=prepared.media, progress=progress)
+    logs_folder = None
+    if prepared.logs is not None:
+        # Beside the live log files, never over them: the site may be writing them.
+        logs_folder = logs_restore(archive=prepared.logs, name=name, progress=progress)
     if prepared.behind:
         progress("  the backup's schema is older: migrate")
         call_command("migrate", interactive=False, verbosity=0)
     return RestoreReport(name=name, before=before, after=after, media_files=media_files,
-                         migrated=prepared.behind)
+                         migrated=prepared.behind, logs_folder=logs_folder)

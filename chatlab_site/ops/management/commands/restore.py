@@ -1,6 +1,8 @@
 """manage.py restore [NAME | --latest]: checks the whole backup first (signature, schema,
-checksums, decryption, the dump, every media file), asks, then replaces the database and media
-and reports the row counts before and after. --check stops after the checks."""
+checksums, decryption, the dump, every media and log file, whether this SECRET_KEY can decrypt
+the secrets it holds), asks, then replaces the database and media, puts its log files in
+restored-logs/ and reports the row counts before and after. --check stops after the checks and
+also lists what the backup was made with (SECRET_KEY fingerprint, environment, version)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from chatlab_site.ops.backups.errors import BackupError
+from chatlab_site.ops.backups.errors import BackupError, BackupRefused
 from chatlab_site.ops.backups.restore import (
     PreparedBackup,
     RestoreCancelled,
@@ -17,6 +19,7 @@ from chatlab_site.ops.backups.restore import (
     backup_prepare,
     backup_restore,
 )
+from chatlab_site.ops.backups.restore_needs import environment_report, key_diagnosis, key_report
 
 
 class Command(BaseCommand):
@@ -33,11 +36,15 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if bool(options["name"]) == bool(options["latest"]):
             raise CommandError("Name a backup or pass --latest (not both).")
+        name = ""
         try:
             name = options["name"] or backup_latest()
             with tempfile.TemporaryDirectory(prefix="chatlab-restore-") as tmp:
                 if options["check"]:
                     prepared = backup_prepare(name=name, workdir=Path(tmp), progress=self._line)
+                    self._keys_usable(prepared)
+                    for line in environment_report(prepared.manifest):
+                        self.stdout.write(line)
                     self.stdout.write(self.style.SUCCESS(
                         f"{name} is intact: {len(prepared.manifest['tables'])} tables, "
                         f"{sum(prepared.manifest['tables'].values())} rows, "
@@ -50,15 +57,26 @@ class Command(BaseCommand):
             self.stdout.write("Restore cancelled; nothing was changed.")
             return
         except BackupError as exc:
-            raise CommandError(f"Restore refused: {exc} Nothing was changed.") from exc
+            why = " ".join(key_diagnosis(name)) if name else ""
+            raise CommandError(f"Restore refused: {exc} {why + ' ' if why else ''}"
+                               "Nothing was changed.") from exc
         self.stdout.write("rows per table (before -> after):")
         for table in sorted(set(report.before) | set(report.after)):
             before, after = report.before.get(table, "-"), report.after.get(table, "-")
             self.stdout.write(f"  {table}: {before} -> {after}")
+        if report.logs_folder is not None:
+            self.stdout.write(f"The backup's log files are in {report.logs_folder}")
         self.stdout.write(self.style.SUCCESS(
             f"Restored {report.name}: {sum(report.after.values())} rows (were "
             f"{sum(report.before.values())}), {report.media_files} media files"
             + ("; migrations applied on top." if report.migrated else ".")))
+
+    def _keys_usable(self, prepared: PreparedBackup) -> None:
+        usable, lines = key_report(prepared.manifest)
+        for line in lines:
+            self.stdout.write(line if usable else self.style.ERROR(line))
+        if not usable:
+            raise BackupRefused(lines[-1])
 
     def _line(self, line: str) -> None:
         self.stdout.write(line)
@@ -76,10 +94,12 @@ class Command(BaseCommand):
             self.stdout.write(f"  note: migration of an app no longer installed: {name}")
 
     def _noinput(self, prepared: PreparedBackup, before: dict[str, int]) -> bool:
+        self._keys_usable(prepared)
         self._summary(prepared, before)
         return True
 
     def _confirm(self, prepared: PreparedBackup, before: dict[str, int]) -> bool:
+        self._keys_usable(prepared)
         self._summary(prepared, before)
         answer = input("Type 'yes' to restore: ")
         return answer.strip().lower() == "yes"
