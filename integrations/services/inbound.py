@@ -32,7 +32,8 @@ from ..models import Delivery
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "new", "bots", "bot", "image", "lang", "usage", "link", "ask", "help")
+COMMANDS = ("start", "new", "bots", "bot", "image", "lang", "usage", "link", "ask", "help",
+            "retry")
 
 
 @dataclass(frozen=True)
