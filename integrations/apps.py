@@ -7,11 +7,15 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
+        from conversations.hooks import replies_interrupted
         from imaging.hooks import image_job_finished
 
         from .services.images import on_image_job_finished
+        from .services.interrupted import on_replies_interrupted
 
         image_job_finished.connect(on_image_job_finished, dispatch_uid="integrations-images")
+        replies_interrupted.connect(on_replies_interrupted,
+                                    dispatch_uid="integrations-interrupted")
 
     def warm_up(self) -> None:
         """Called by a web process before it serves (chatlab_site.gc_freeze): aiogram's types

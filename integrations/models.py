@@ -168,3 +168,22 @@ class ImageDelivery(models.Model):
 
     def target_data(self) -> dict[str, Any]:
         return {"chat_id": self.chat_id, "thread_id": self.thread_id, "reply_ref": self.reply_ref}
+
+
+class ReplyPost(models.Model):
+    """Where a messenger reply is shown: the platform messages it fills, so that a reply whose
+    process died can be marked interrupted there too (services.interrupted). Written when the
+    reply's first message is sent, again only when it continues in another message."""
+
+    reply = models.OneToOneField("conversations.Message", on_delete=models.CASCADE,
+                                 primary_key=True, related_name="+")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+")
+    chat_id = models.CharField(max_length=100)
+    thread_id = models.CharField(max_length=100, blank=True)
+    reply_ref = models.JSONField(default=dict, blank=True)
+    refs = models.JSONField(default=list)  # the platform's message ids, one per piece
+    language = models.CharField(max_length=16, blank=True)  # the person's, for the notice
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def target_data(self) -> dict[str, Any]:
+        return {"chat_id": self.chat_id, "thread_id": self.thread_id, "reply_ref": self.reply_ref}

@@ -247,7 +247,8 @@ def test_with_a_broker_an_accepted_update_goes_to_the_chat_queue(settings, monke
                       sender_name="Di", chat_id="9", text="hi")
     assert inbound_accept(inbound) is True
     assert inbound_accept(inbound) is False  # the same delivery again: nothing queued
-    assert sent == [((inbound.to_dict(),), {"queue": "chat"})]
+    [(args, options)] = sent
+    assert args == (inbound.to_dict(),) and options["queue"] == "chat"
     route = app.amqp.router.route({}, "integrations.tasks.handle_inbound")
     assert route["queue"].name == "chat"
 

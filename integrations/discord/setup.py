@@ -27,6 +27,7 @@ COMMANDS: list[dict[str, Any]] = [
      "options": [{"type": STRING, "name": "prompt", "description": "What to draw",
                   "required": True, "max_length": 1000}]},
     {"name": "new", "description": "Start a new conversation"},
+    {"name": "retry", "description": "Write the last reply again if it failed"},
     {"name": "link", "description": "Link your Chatlab account (code from your profile page)",
      "options": [{"type": STRING, "name": "code", "description": "The one-time code",
                   "required": True, "max_length": 20}]},

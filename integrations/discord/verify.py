@@ -18,7 +18,8 @@ def discord_request_verified(*, public_key: str, body: bytes,
                              headers: Mapping[str, str]) -> bool:
     signature = headers.get("X-Signature-Ed25519", "")
     timestamp = headers.get("X-Signature-Timestamp", "")
-    if not signature or not timestamp.isdigit() or not public_key:
+    # Only ASCII digits: str.isdigit() also takes "²", which int() refuses.
+    if not signature or not (timestamp.isascii() and timestamp.isdigit()) or not public_key:
         return False
     if abs(time.time() - int(timestamp)) > WINDOW_SECONDS:
         return False

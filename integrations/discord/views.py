@@ -2,7 +2,9 @@
 
 Every request's Ed25519 signature is checked with the application's public key (401 otherwise,
 and nothing happens). PING is answered with PONG; an application command with a deferred
-response (type 5) at once, and the handler edits that response as the answer grows.
+response (type 5) at once, and the handler edits that response as the answer grows. Discord
+never re-sends an interaction: one the broker cannot take is answered with a notice only the
+person sees, and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ..models import Integration, Platform
-from ..services.inbound import inbound_accept
+from ..services.inbound import InboundUnavailable, inbound_accept, unavailable_text
 from .parse import (
     APPLICATION_COMMAND, AUTOCOMPLETE, COMPONENT, MODAL_SUBMIT, PING, deferred_response,
     discord_interaction_parse,
@@ -46,7 +48,12 @@ def discord_interactions(request: HttpRequest, integration_id: int) -> HttpRespo
         if inbound is None:
             return HttpResponse("not an application command", status=400,
                                 content_type="text/plain")
-        inbound_accept(inbound)  # a second delivery of the same interaction is not handled
+        try:
+            inbound_accept(inbound)  # a second delivery of the same interaction is not handled
+        except InboundUnavailable:
+            return JsonResponse({"type": 4, "data": {
+                "content": unavailable_text(inbound.language), "flags": 64,
+                "allowed_mentions": {"parse": []}}})
         return JsonResponse(deferred_response(inbound))
     if kind == AUTOCOMPLETE:
         return JsonResponse({"type": 8, "data": {"choices": []}})

@@ -37,6 +37,7 @@ def _help(ctx: Context) -> str:
     lines = [
         _("Write a message and I answer. Commands:"),
         "/new — " + _("start a new conversation"),
+        "/retry — " + _("write the last reply again if it failed"),
         "/bots — " + _("the bots you may talk to"),
         "/bot <name> — " + _("talk to another bot"),
         "/image <description> — " + _("draw a picture"),

@@ -23,7 +23,7 @@ from .errors import integration_error_record
 from .images import messenger_image_request
 from .inbound import Inbound
 from .people import identity_resolve
-from .replies import messenger_reply_write
+from .replies import messenger_reply_retry, messenger_reply_write
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,9 @@ async def _handle(integration: Integration, transport: Transport, target: Target
             text = inbound.text if not command else inbound.argument
             await messenger_reply_write(integration=integration, identity=identity,
                                         transport=transport, target=target, text=text)
+        elif command == "retry":
+            await messenger_reply_retry(integration=integration, identity=identity,
+                                        transport=transport, target=target)
         elif command == "image":
             await sync_to_async(messenger_image_request)(
                 integration=integration, user=identity.user, prompt=inbound.argument,

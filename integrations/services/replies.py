@@ -3,12 +3,16 @@ languages), answered by the one generation service with a MessengerSink as its d
 
 from __future__ import annotations
 
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from accounts.models import RolePolicy
 from accounts.roles import policy_for
 from conversations import selectors
 from conversations.db_threads import on_db_thread
 from conversations.models import Message
 from conversations.services.errors import ChatError
-from conversations.services.messages import SentMessage, message_send
+from conversations.services.messages import SentMessage, message_send, reply_regenerate
 from conversations.services.runner import runner
 
 from ..models import ChatBinding, Integration, MessengerIdentity
@@ -58,6 +62,22 @@ def messenger_message_store(*, integration: Integration, identity: MessengerIden
     return sent
 
 
+def messenger_retry_store(*, integration: Integration, identity: MessengerIdentity,
+                          chat_id: str) -> Message:
+    """A new reply in place of the chat's last one, if that one failed or was interrupted
+    (/retry). Raises ChatError with a reason the person can read."""
+    binding = binding_get(integration=integration, chat_id=chat_id, identity=identity)
+    conversation = (selectors.conversations_for(identity.user)
+                    .filter(pk=binding.conversation_id).first()
+                    if binding.conversation_id else None)
+    last = selectors.visible_messages(conversation).last() if conversation else None
+    if last is None or last.role != Message.Role.ASSISTANT or last.status != Message.Status.FAILED:
+        raise ChatError("nothing_to_retry", _("There is no failed reply to try again."),
+                        status=409)
+    return reply_regenerate(user=identity.user, message_id=last.pk,
+                            reply_status=Message.Status.STREAMING)
+
+
 async def messenger_reply_write(*, integration: Integration, identity: MessengerIdentity,
                                 transport: Transport, target: Target, text: str) -> str:
     """Stores the message and streams the reply into the chat; returns the reply's id."""
@@ -65,10 +85,28 @@ async def messenger_reply_write(*, integration: Integration, identity: Messenger
     # thread would store their messages one after another.
     sent = await on_db_thread(messenger_message_store)(
         integration=integration, identity=identity, chat_id=target.chat_id, text=text)
-    sink = MessengerSink(transport, target, integration.pk)
-    live = runner().start(sent.reply.pk, sent.conversation.pk, direct=sink, reply=sent.reply,
-                          policy=sent.policy)
+    await _stream(integration, transport, target, sent.reply, reply=sent.reply,
+                  policy=sent.policy)
+    return str(sent.reply.pk)
+
+
+async def messenger_reply_retry(*, integration: Integration, identity: MessengerIdentity,
+                                transport: Transport, target: Target) -> str:
+    """/retry: writes the chat's failed or interrupted last reply again; returns its id."""
+    reply = await on_db_thread(messenger_retry_store)(
+        integration=integration, identity=identity, chat_id=target.chat_id)
+    await _stream(integration, transport, target, reply)
+    return str(reply.pk)
+
+
+async def _stream(integration: Integration, transport: Transport, target: Target,
+                  message: Message, *, reply: Message | None = None,
+                  policy: RolePolicy | None = None) -> None:
+    # reply/policy: what message_send already loaded, handed on to spare the runner queries.
+    sink = MessengerSink(transport, target, integration.pk, reply_id=str(message.pk),
+                         language=translation.get_language() or "")
+    live = runner().start(message.pk, message.conversation_id, direct=sink, reply=reply,
+                          policy=policy)
     if live.task is not None:
         await live.task
     await sink.finish()
-    return str(sent.reply.pk)

@@ -6,6 +6,10 @@ decides when the platform hears about them. The first words go out at once; afte
 message is edited at most once per transport.edit_interval (never per token), and the last edit
 carries the complete text. A reply longer than the platform's limit continues in new messages.
 An API failure is recorded on the integration and ends the live edits; it never ends the reply.
+
+Where the reply is shown is kept for the sweep (services.interrupted): a ReplyPost row when a
+message is sent (once, and again only for a continuation), and the text shown so far in the
+cache at each edit, so a reply whose process dies keeps what the person saw.
 """
 
 from __future__ import annotations
@@ -13,10 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
 
 from conversations.models import Message
 
+from ..models import ReplyPost
 from ..transports.base import Target, Transport, TransportError, split_text, with_retries
 from .errors import integration_error_record
 
@@ -26,10 +35,13 @@ log = logging.getLogger(__name__)
 class MessengerSink:
     channel_name = ""  # not a socket: a closed tab elsewhere never detaches it
 
-    def __init__(self, transport: Transport, target: Target, integration_id: int) -> None:
+    def __init__(self, transport: Transport, target: Target, integration_id: int, *,
+                 reply_id: str = "", language: str = "") -> None:
         self.transport = transport
         self.target = target
         self.integration_id = integration_id
+        self.reply_id = reply_id  # "" : nothing kept for the sweep
+        self.language = language
         self.text = ""
         self.status = ""
         self.error = ""
@@ -90,7 +102,13 @@ class MessengerSink:
         if not text.strip():
             return
         pieces = split_text(text, self.transport.max_chars)
+        sent = len(self.refs)
+        keep = bool(self.reply_id) and not self._done.is_set()
         try:
+            if keep:
+                # Before the platform shows it: a process killed right after an edit still
+                # leaves at least what the person saw.
+                await self._keep(self._keep_text, text)
             for index, piece in enumerate(pieces):
                 rendered = self.transport.render(piece)
                 if index < len(self.refs):
@@ -105,6 +123,8 @@ class MessengerSink:
                         lambda r=rendered: self.transport.send(self.target, r), what="send")
                     self.refs.append(ref)
                     self.shown.append(rendered)
+            if keep and len(self.refs) > sent:
+                await self._keep(self._keep_post)
         except TransportError as exc:
             self.failed = True
             await integration_error_record(self.integration_id, exc.message)
@@ -114,3 +134,31 @@ class MessengerSink:
             await integration_error_record(self.integration_id, f"{type(exc).__name__}")
         finally:
             self._last_edit = time.monotonic()
+
+    async def _keep(self, keeper: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Keeps where and what the person sees, for the sweep: the text at every edit in the
+        cache (not the database: edits come every second), the messages when one is sent.
+        Failing to keep them costs only the notice, never the reply."""
+        try:
+            await keeper(*args)
+        except Exception:
+            log.warning("keeping where reply %s is shown failed", self.reply_id, exc_info=True)
+
+    async def _keep_text(self, text: str) -> None:
+        await cache.aset(shown_key(self.reply_id), text, timeout=shown_ttl())
+
+    async def _keep_post(self) -> None:
+        await ReplyPost.objects.aupdate_or_create(
+            reply_id=self.reply_id,
+            defaults={"integration_id": self.integration_id, "refs": self.refs,
+                      "chat_id": self.target.chat_id, "thread_id": self.target.thread_id,
+                      "reply_ref": self.target.reply_ref, "language": self.language})
+
+
+def shown_key(reply_id: object) -> str:
+    return f"chatlab:messenger-shown:{reply_id}"
+
+
+def shown_ttl() -> int:
+    # As long as generation keeps its checkpoints: the sweep looks within that time.
+    return settings.CHATLAB_REPLY_TIMEOUT + 2 * settings.CHATLAB_STALE_REPLY_SECONDS

@@ -14,7 +14,8 @@ def slack_request_verified(*, signing_secret: str, body: bytes,
         return False
     timestamp = headers.get("X-Slack-Request-Timestamp", "")
     # SignatureVerifier calls int() on the timestamp: a forged non-number must fail, not raise.
-    if not timestamp.isdigit() or not headers.get("X-Slack-Signature"):
+    # Only ASCII digits: str.isdigit() also takes "²", which int() refuses.
+    if not (timestamp.isascii() and timestamp.isdigit()) or not headers.get("X-Slack-Signature"):
         return False
     return SignatureVerifier(signing_secret).is_valid(
         body=body, timestamp=timestamp, signature=headers["X-Slack-Signature"])

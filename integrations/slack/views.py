@@ -4,7 +4,8 @@ Every request must carry a valid signature made with the app's signing secret wi
 five minutes (401 otherwise, and nothing happens). The answer goes back at once (Slack waits
 3 s, then retries an event up to three times, with X-Slack-Retry-Num): the reply is written by
 the handler through chat.postMessage / chat.update. A retried event is accepted once, by its
-event_id.
+event_id. An event the broker cannot take gets 503 and is not recorded, so Slack's retry is
+handled; a slash command (which Slack never retries) is answered with a private notice instead.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ..models import Integration, Platform
-from ..services.inbound import inbound_accept
+from ..services.inbound import InboundUnavailable, inbound_accept, unavailable_text
 from .parse import slack_command_parse, slack_event_parse
 from .verify import slack_request_verified
 
@@ -48,10 +49,15 @@ def slack_webhook(request: HttpRequest, integration_id: int) -> HttpResponse:
         return JsonResponse({"challenge": str(payload.get("challenge", ""))})
     if kind == "event_callback":
         inbound = slack_event_parse(integration_id, payload)
-        if inbound is not None and not inbound_accept(inbound):
-            log.info("slack integration %s: event %s again (retry %s), answered once",
-                     integration_id, inbound.delivery_key,
-                     request.headers.get("X-Slack-Retry-Num", "-"))
+        if inbound is not None:
+            try:
+                accepted = inbound_accept(inbound)
+            except InboundUnavailable:
+                return HttpResponse("try again later", status=503, content_type="text/plain")
+            if not accepted:
+                log.info("slack integration %s: event %s again (retry %s), answered once",
+                         integration_id, inbound.delivery_key,
+                         request.headers.get("X-Slack-Retry-Num", "-"))
     # Anything else (app_rate_limited notices, new event types) is acknowledged and ignored,
     # so Slack does not retry it.
     return HttpResponse(status=200)
@@ -63,6 +69,10 @@ def _slash_command(request: HttpRequest, integration_id: int) -> HttpResponse:
     inbound = slack_command_parse(integration_id, request.POST)
     if inbound is None:
         return HttpResponse("not a slash command", status=400, content_type="text/plain")
-    inbound_accept(inbound)
+    try:
+        inbound_accept(inbound)
+    except InboundUnavailable:
+        # Slack does not retry a slash command: the person is told, and only they see it.
+        return JsonResponse({"response_type": "ephemeral", "text": unavailable_text(inbound.language)})
     # An empty 200 acknowledges without a message; the answer is posted in the channel.
     return HttpResponse(status=200)

@@ -3,8 +3,9 @@
 Telegram sends the secret given to setWebhook in X-Telegram-Bot-Api-Secret-Token; a request
 without it (or with another) is refused with 403 and starts nothing. Anything else is answered
 200 at once, since Telegram re-sends an update until it gets a 2xx: a body that is not JSON, an
-update type the bot does not handle, a repeat of an update already accepted. The reply runs on
-the `chat` queue.
+update type the bot does not handle, a repeat of an update already accepted. An update the
+broker cannot take gets 503 and is not recorded, so Telegram's next try is handled. The reply
+runs on the `chat` queue.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ..models import Integration, Platform
-from ..services.inbound import inbound_accept
+from ..services.inbound import InboundUnavailable, inbound_accept
 
 HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"
 
@@ -51,5 +52,8 @@ def webhook(request: HttpRequest, integration_id: int) -> HttpResponse:
         return _ok()
     inbound = inbound_from_update(update, integration)
     if inbound is not None:
-        inbound_accept(inbound)
+        try:
+            inbound_accept(inbound)
+        except InboundUnavailable:
+            return JsonResponse({"ok": False, "error": "try again later"}, status=503)
     return _ok()
