@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -32,6 +33,7 @@ from .services import messages as message_services
 from .services.early import EarlyStart, SendContext, early_start_plan, send_context_load
 from .services.first_messages import first_messages
 from .services.messages import NewConversationSend
+from .services.message_text import text_refusal
 from .services.errors import ChatError
 from .services.fanout import conversation_group
 from .services.payloads import conversation_payload, message_payload
@@ -139,11 +141,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         try:
             frame = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             await self._error("invalid", _("Frames must be JSON objects."))
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self._error("invalid", _("Frames must be JSON objects with a type."))
+            return
+        if (refusal := _frame_refusal(frame)) is not None:
+            await self._error(refusal.code, refusal.message)
             return
         # A send checks the account as part of storing the message, off this path.
         if (
@@ -253,8 +258,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def on_regenerate(self, frame: dict[str, Any]) -> None:
+        message_id = _message_id(frame)
         reply = await database_sync_to_async(message_services.reply_regenerate)(
-            user=await self._actor(), message_id=frame.get("id"), reply_status=Message.Status.STREAMING
+            user=await self._actor(), message_id=message_id, reply_status=Message.Status.STREAMING
         )
         key = self._stream_key(str(reply.pk))
         await self._send({"type": "regenerated", "replaces": frame.get("id"),
@@ -267,8 +273,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         and a new reply; the old ones stay as previous versions (services/edits.py)."""
         from .services.edits import message_edit
 
+        message_id = _message_id(frame)
         message, reply, superseded = await database_sync_to_async(message_edit)(
-            user=await self._actor(), message_id=frame.get("id"), content=frame.get("content"),
+            user=await self._actor(), message_id=message_id, content=frame.get("content"),
             reply_status=Message.Status.STREAMING,
         )
         key = self._stream_key(str(reply.pk))
@@ -279,8 +286,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._broadcast_sent(message, reply, replaces=superseded[-1] if superseded else None)
 
     async def on_stop(self, frame: dict[str, Any]) -> None:
+        message_id = _message_id(frame)
         message = await database_sync_to_async(selectors.message_get)(
-            await self._actor(), frame.get("id")
+            await self._actor(), message_id
         )
         if message is None:
             raise ChatError("not_found", _("Message not found."))
@@ -405,6 +413,32 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if retry_after is not None:
             frame["retry_after"] = retry_after
         await self._send(frame)
+
+
+def _frame_refusal(frame: dict[str, Any]) -> ChatError | None:
+    """A frame with a string no text may hold (services.message_text) is refused whole: such a
+    string can be neither stored, nor looked up in PostgreSQL, nor sent back in a frame."""
+    pending: list[Any] = [frame]
+    while pending:  # a loop, not recursion: json.loads already allowed the frame's depth
+        value = pending.pop()
+        if isinstance(value, str):
+            if (refusal := text_refusal(value)) is not None:
+                return refusal
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return None
+
+
+def _message_id(frame: dict[str, Any]) -> uuid.UUID:
+    """The frame's "id", which names a message: checked before any lookup (and before a
+    visitor's guest account is made)."""
+    try:
+        return uuid.UUID(frame.get("id"))
+    except (TypeError, ValueError, AttributeError):
+        raise ChatError("invalid", _("id must be a message's UUID.")) from None
 
 
 def _drop_early(early: EarlyStart) -> None:

@@ -18,7 +18,7 @@ def test_it_reports_every_service(client):
 
 @pytest.mark.django_db
 def test_it_names_what_is_down(client, monkeypatch, settings):
-    def broken_database():
+    def broken_database(deadline):
         raise OSError("database unreachable")
 
     monkeypatch.setattr(health, "_database", broken_database)

@@ -100,6 +100,9 @@ def _open_call(request: HttpRequest) -> Call:
         raise OpenAIError(413, "The request body is too large.", code="too_large") from None
     except ValueError:
         raise invalid("We could not parse the JSON body of your request.") from None
+    except RecursionError:
+        raise invalid("We could not parse the JSON body of your request: it is nested too "
+                      "deeply.") from None
     params = parse(body)
     try:
         sent = message_send(user=user, content=params.last_user, bot_slug=params.model,

@@ -10,6 +10,7 @@ from django.http import JsonResponse
 
 from conversations.providers.capabilities import REASONING_EFFORTS
 from conversations.services.context import CallerHistory
+from conversations.services.message_text import text_refusal
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 TOOL_FIELDS = ("tools", "tool_choice", "functions", "function_call", "parallel_tool_calls")
@@ -81,10 +82,17 @@ def _reasoning_effort(body: dict[str, Any]) -> str | None:
     return value
 
 
+def _storable(text: str, param: str) -> str:
+    """The same check as every other door's (services.message_text), in OpenAI's shape."""
+    if (refusal := text_refusal(text)) is not None:
+        raise invalid(refusal.message, param, "invalid_text")
+    return text
+
+
 def _text(content: Any, index: int) -> str:
     param = f"messages[{index}].content"
     if content is None or isinstance(content, str):
-        return content or ""
+        return _storable(content or "", param)
     if not isinstance(content, list):
         raise invalid("Message content must be a string or a list of text parts.", param)
     texts = []
@@ -93,7 +101,7 @@ def _text(content: Any, index: int) -> str:
         if kind != "text" or not isinstance(part.get("text"), str):
             raise invalid(f"Only text content is supported, not '{kind}' parts.", param,
                            "unsupported_content")
-        texts.append(part["text"])
+        texts.append(_storable(part["text"], param))
     return "\n".join(texts)
 
 
@@ -141,6 +149,7 @@ def parse(body: Any) -> Params:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise invalid("'model' is required: the slug of a bot (see GET /v1/models).", "model")
+    _storable(model, "model")  # looked up in the database and echoed in every chunk
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise invalid("'stream' must be true or false.", "stream")

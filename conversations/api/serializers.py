@@ -5,11 +5,13 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from django.core.validators import RegexValidator
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from django.utils.html import escape
 
 from conversations.models import Bot, Conversation, ImportJob, Message
+from conversations.services.message_text import text_refusal
 
 
 class StrictCharField(serializers.CharField):
@@ -19,6 +21,23 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+def _storable(text: str) -> None:
+    if (refusal := text_refusal(text)) is not None:
+        raise serializers.ValidationError(refusal.message, code=refusal.code)
+
+
+class MessageTextField(StrictCharField):
+    """A message's text, checked by the one check every door uses (services.message_text) in
+    place of DRF's own NUL and surrogate validators, so the API words it as the socket does."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [
+            v for v in self.validators
+            if not isinstance(v, ProhibitNullCharactersValidator | ProhibitSurrogateCharactersValidator)
+        ] + [_storable]
 
 
 class StrictBodySerializer(serializers.Serializer):
@@ -106,8 +125,8 @@ class ConversationUpdateSerializer(StrictBodySerializer):
 
 
 class EditSerializer(StrictBodySerializer):
-    content = StrictCharField(trim_whitespace=False, max_length=1_000_000,
-                              validators=[RegexValidator(r"\S", "Write something first.")])
+    content = MessageTextField(trim_whitespace=False, max_length=1_000_000,
+                               validators=[RegexValidator(r"\S", "Write something first.")])
 
 
 class VersionSerializer(serializers.Serializer):
@@ -144,7 +163,7 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class SendSerializer(StrictBodySerializer):
-    content = StrictCharField(trim_whitespace=False, allow_blank=True, max_length=1_000_000)
+    content = MessageTextField(trim_whitespace=False, allow_blank=True, max_length=1_000_000)
     client_id = serializers.UUIDField(required=False, allow_null=True)
 
 

@@ -16,11 +16,8 @@ from conversations.models import Conversation, Message
 
 from .errors import ChatError
 from .language import message_language
-from . import messages as _messages
+from .message_text import clean_content
 from .messages import _check_bot, _check_quota
-
-# messages.py is being reworked alongside: its content check is public there soon.
-_clean_content = getattr(_messages, "clean_content", None) or getattr(_messages, "_clean_content")
 
 
 def message_edit(
@@ -31,7 +28,7 @@ def message_edit(
     reply_status: str = Message.Status.PENDING,
 ) -> tuple[Message, Message, list[str]]:
     """(the new user message, its empty reply, ids of the messages it supersedes)."""
-    text = _clean_content(content)
+    text = clean_content(content)
     policy = policy_for(user)
     _check_quota(user, new_message=True, policy=policy)
     with transaction.atomic():

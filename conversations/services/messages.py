@@ -6,10 +6,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, RolePolicy, User
@@ -23,8 +21,9 @@ from accounts.services.quotas import (
 from conversations import selectors
 from conversations.models import Bot, Channel, Conversation, Message
 
-from .errors import ChatError, grouped
+from .errors import ChatError
 from .language import message_language
+from .message_text import clean_content
 
 TITLE_CHARS = 60
 
@@ -39,23 +38,6 @@ class SentMessage:
     is_new: bool
     # The sender's role policy as read for this send, so the reply need not read it again.
     policy: RolePolicy | None = None
-
-
-def clean_content(content: object) -> str:
-    if not isinstance(content, str):
-        raise ChatError("invalid", _("A message must be text."))
-    text = content.strip()
-    if not text:
-        raise ChatError("empty", _("Write something first."))
-    limit = settings.CHATLAB_MAX_MESSAGE_CHARS
-    if len(text) > limit:
-        raise ChatError(
-            "too_long",
-            format_lazy(_("The message is {length} characters long; the limit is {limit}."),
-                        length=grouped(len(text)), limit=grouped(limit)),
-            status=413,
-        )
-    return text
 
 
 def _parse_client_id(client_id: object) -> uuid.UUID | None:
