@@ -81,7 +81,8 @@ def test_a_burst_of_image_jobs_and_messages_is_all_answered_and_stored(embedded:
             if answer.status_code != 201:
                 return answer.status_code, answer.text
             answer = client.post(f"/api/v1/conversations/{answer.json()['id']}/messages/",
-                                 json={"content": f"hello number {n}", "client_id": str(uuid.uuid4())})
+                                 json={"content": f"hello number {n}",
+                                       "client_id": str(uuid.uuid4())})
             return answer.status_code, answer.text
 
     with ThreadPoolExecutor(max_workers=16) as pool:
@@ -94,13 +95,17 @@ def test_a_burst_of_image_jobs_and_messages_is_all_answered_and_stored(embedded:
     assert _count(embedded.database, "SELECT count(*) FROM imaging_imagejob") == IMAGE_JOBS
     assert _count(embedded.database, "SELECT count(*) FROM conversations_message "
                                      "WHERE role = 'user'") == MESSAGES
-    # And every job ran to its end (the demo drawing needs no network).
+    # And every job and reply ran to its end (the demo bot and drawing need no network).
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if _count(embedded.database, "SELECT count(*) FROM imaging_imagejob "
-                                     "WHERE status NOT IN ('done', 'failed')") == 0:
+                                     "WHERE status NOT IN ('done', 'failed')") == 0 and \
+                _count(embedded.database, "SELECT count(*) FROM conversations_message "
+                                          "WHERE status IN ('pending', 'streaming')") == 0:
             break
         time.sleep(0.5)
     assert _count(embedded.database,
                   "SELECT count(*) FROM imaging_imagejob WHERE status = 'done'") == IMAGE_JOBS
+    assert _count(embedded.database, "SELECT count(*) FROM conversations_message WHERE "
+                                     "role = 'assistant' AND status = 'complete'") == MESSAGES
     assert "database is locked" not in embedded.s.logs()
