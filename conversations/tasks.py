@@ -44,7 +44,8 @@ def run_import(job_id: str) -> str:
 # Sent with queue="chat" (services/titles.py): titles are short model calls, like replies for
 # messengers, not maintenance (DESIGN.md).
 @shared_task(name="conversations.tasks.title_conversation", ignore_result=True)
-def title_conversation(conversation_id: str) -> str | None:
+def title_conversation(conversation_id: str) -> bool:
     from .services.titles import conversation_title
 
-    return conversation_title(conversation_id=conversation_id)
+    # Whether it was retitled, not the title: what a task returns may be logged.
+    return conversation_title(conversation_id=conversation_id) is not None

@@ -52,6 +52,9 @@ LOGGING = {
     "filters": {
         "scrub": {"()": "analytics.log_format.ScrubFilter",
                   "message_text": CHATLAB_LOG_MESSAGE_TEXT},
+        # Celery's task lines name the task, never its arguments or return value.
+        "celery_tasks": {"()": "chatlab_site.celery_logging.TaskLogFilter",
+                         "message_text": CHATLAB_LOG_MESSAGE_TEXT},
     },
     "formatters": {
         "json": {"()": "analytics.log_format.JsonFormatter"},
@@ -69,6 +72,8 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},  # a line per model request, on the event loop
+        "celery.app.trace": {"filters": ["celery_tasks"]},
+        "celery.worker.strategy": {"filters": ["celery_tasks"]},
     },
 }
 if CHATLAB_LOG_FILE:

@@ -43,6 +43,8 @@ CHATLAB_DEMO_TOKENS_PER_SECOND = env.decimal("CHATLAB_DEMO_TOKENS_PER_SECOND", 4
 CHATLAB_TRASH_RETENTION_DAYS = env.integer("CHATLAB_TRASH_RETENTION_DAYS", 30, minimum=1)
 # The largest history file a person may import, in bytes (Chatlab or ChatGPT JSON).
 CHATLAB_IMPORT_MAX_BYTES = env.integer("CHATLAB_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+# The most conversations one import may hold; a file with more is refused before any is written.
+CHATLAB_IMPORT_MAX_CONVERSATIONS = env.integer("CHATLAB_IMPORT_MAX_CONVERSATIONS", 5000, minimum=1)
 # Once a conversation's first exchange is complete, the bot's model writes it a short title in
 # the conversation's language (Celery queue `chat`); otherwise the first message is the title.
 CHATLAB_AUTO_TITLES = env.boolean("CHATLAB_AUTO_TITLES", True)

@@ -33,7 +33,15 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "chatlab.sqlite3",
             # WAL lets the chat stream save while pages read; the timeout rides out short locks.
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+            # IMMEDIATE: a transaction takes the write lock when it begins, so it waits its turn
+            # (the timeout) instead of failing at once with "database is locked" when it moves
+            # from reading to writing while another thread writes. NORMAL sync is safe under WAL
+            # and keeps each commit short.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     }
 

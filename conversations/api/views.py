@@ -311,7 +311,9 @@ class MessageList(generics.ListAPIView):
             client_id=data.get("client_id"), reply_status=Message.Status.STREAMING,
         )
         if sent.is_new:
-            reply_start_soon(sent.reply.pk, sent.conversation.pk)
+            history = ([{"role": "user", "content": sent.user_message.content}]
+                       if sent.first_message else None)
+            reply_start_soon(sent.reply.pk, sent.conversation.pk, history=history)
         return Response(_sent(sent.user_message, sent.reply), status=status.HTTP_202_ACCEPTED)
 
 

@@ -25,17 +25,22 @@ def _web_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and loop.is_running() else None
 
 
-async def _start(reply_id: str, conversation_id: str) -> None:
+async def _start(reply_id: str, conversation_id: str,
+                 history: list[dict[str, str]] | None) -> None:
     # A REST client reads the reply by attaching to its stream, which asks for it: nothing is
     # published to the group until someone does.
-    runner().start(reply_id, conversation_id, followed=False)
+    runner().start(reply_id, conversation_id, followed=False, history=history)
 
 
-def reply_start_soon(reply_id: uuid.UUID | str, conversation_id: uuid.UUID | str) -> None:
+def reply_start_soon(reply_id: uuid.UUID | str, conversation_id: uuid.UUID | str, *,
+                     history: list[dict[str, str]] | None = None) -> None:
+    """``history``: a conversation's first message, when the caller knows it is the only one
+    (the reply then completes the first exchange, which asks for a title)."""
     loop = _web_loop() or shared_loop()
 
     def hand_over() -> None:
-        asyncio.run_coroutine_threadsafe(_start(str(reply_id), str(conversation_id)), loop)
+        asyncio.run_coroutine_threadsafe(
+            _start(str(reply_id), str(conversation_id), history), loop)
 
     transaction.on_commit(hand_over)
 

@@ -31,6 +31,7 @@ from conversations.models import Bot, Channel, Conversation, ImportJob, Message
 
 from .errors import ChatError, grouped
 from .history_export import FORMAT, VERSION
+from .messages import _title_from
 
 MAX_MESSAGES = 20_000
 MAX_TEXT = 1_000_000
@@ -86,6 +87,19 @@ class ParsedConversation:
 
 def read_file(raw: bytes) -> tuple[str, list[Any]]:
     """(format, the raw conversation items) or ChatError with the reason."""
+    kind, items = _read_items(raw)
+    limit = settings.CHATLAB_IMPORT_MAX_CONVERSATIONS
+    if len(items) > limit:
+        # Refused whole, before anything is written: a partial import would leave the person
+        # guessing which conversations made it.
+        raise _refuse(format_lazy(
+            _("The file holds {count} conversations; one import takes at most {limit}. Split "
+              "the file, or ask an administrator to raise CHATLAB_IMPORT_MAX_CONVERSATIONS."),
+            count=grouped(len(items)), limit=grouped(limit)), status=413)
+    return kind, items
+
+
+def _read_items(raw: bytes) -> tuple[str, list[Any]]:
     limit = settings.CHATLAB_IMPORT_MAX_BYTES
     if len(raw) > limit:
         raise _refuse(_too_big(len(raw), limit), status=413)
@@ -197,6 +211,47 @@ def parse_chatlab(item: Any) -> ParsedConversation:
     )
 
 
+def _node_time(node: dict[str, Any]) -> float:
+    message = node.get("message")
+    moment = message.get("create_time") if isinstance(message, dict) else None
+    if isinstance(moment, (int, float)) and not isinstance(moment, bool):
+        return float(moment)
+    return float("-inf")
+
+
+def _chatgpt_branch(mapping: dict[str, Any], current: Any) -> list[dict[str, Any]]:
+    """The nodes from the shown branch's end back to the root.
+
+    The end is `current_node`; when it is missing or names no node, the newest leaf (the
+    branch last written to, as ChatGPT shows it). A node is linked to its parent by its own
+    `parent` or by the node whose `children` list it, so one broken link does not cut the
+    thread down to its last message.
+    """
+    for key, node in mapping.items():
+        if not isinstance(node, dict):
+            raise Invalid("a node must be an object")
+    parents: dict[str, str] = {}
+    for key, node in mapping.items():
+        children = node.get("children")
+        for child in children if isinstance(children, list) else []:
+            if isinstance(child, str) and child in mapping:
+                parents.setdefault(child, key)
+    for key, node in mapping.items():
+        if isinstance(node.get("parent"), str) and node["parent"] in mapping:
+            parents[key] = node["parent"]
+    node_id = current if isinstance(current, str) and current in mapping else None
+    if node_id is None:
+        has_child = set(parents.values())
+        leaves = [key for key in mapping if key not in has_child]
+        node_id = max(leaves, key=lambda key: _node_time(mapping[key]), default=None)
+    path, seen = [], set()
+    while node_id is not None and node_id not in seen:
+        seen.add(node_id)
+        path.append(mapping[node_id])
+        node_id = parents.get(node_id)
+    return path
+
+
 def parse_chatgpt(item: Any) -> ParsedConversation:
     """The branch ChatGPT shows (current_node back to the root); other branches are left out."""
     mapping = item.get("mapping")
@@ -204,18 +259,7 @@ def parse_chatgpt(item: Any) -> ParsedConversation:
         raise Invalid("mapping must be an object")
     created = _when(item.get("create_time"), "create_time") or datetime.now(UTC)
     updated = _when(item.get("update_time"), "update_time") or created
-    node_id = item.get("current_node")
-    if node_id is None or node_id not in mapping:  # older exports: follow the first children
-        node_id = next((k for k, n in mapping.items()
-                        if isinstance(n, dict) and not n.get("children")), None)
-    path, seen = [], set()
-    while isinstance(node_id, str) and node_id in mapping and node_id not in seen:
-        seen.add(node_id)
-        node = mapping[node_id]
-        if not isinstance(node, dict):
-            raise Invalid("a node must be an object")
-        path.append(node)
-        node_id = node.get("parent")
+    path = _chatgpt_branch(mapping, item.get("current_node"))
     messages: list[ParsedMessage] = []
     last = created
     for node in reversed(path):
@@ -246,9 +290,15 @@ def parse_chatgpt(item: Any) -> ParsedConversation:
                                                   else "", "model", 200)))
         if len(messages) > MAX_MESSAGES:
             raise Invalid("too many messages")
+    updated = max(updated, last)
+    title = _text(item.get("title"), "title", 10_000).strip()[:200]
+    if not title:
+        # Titled as a conversation started on the site is: by its first message (an empty one
+        # is shown as "New chat").
+        title = next((_title_from(m.content) for m in messages if m.role == "user"), "")
     return ParsedConversation(
-        title=_text(item.get("title"), "title", 10_000)[:200],
-        bot="", created_at=created, updated_at=max(updated, last), messages=messages,
+        title=title, bot="", created_at=created, updated_at=updated, messages=messages,
+        archived_at=updated if item.get("is_archived") is True else None,
     )
 
 

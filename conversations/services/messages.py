@@ -38,6 +38,9 @@ class SentMessage:
     is_new: bool
     # The sender's role policy as read for this send, so the reply need not read it again.
     policy: RolePolicy | None = None
+    # The first message of a conversation made empty (REST API): as for a new conversation,
+    # its history is just this message, and its reply completes the first exchange.
+    first_message: bool = False
 
 
 def _parse_client_id(client_id: object) -> uuid.UUID | None:
@@ -191,15 +194,24 @@ def _store(
             reply_to=user_message,
             model=conversation.bot.model,
         )
+        first_message = False
         if not created:
             now = timezone.now()
-            Conversation.objects.filter(pk=conversation.pk).update(
-                updated_at=now, language=language
-            )
-            conversation.updated_at = now
-            conversation.language = language
+            changes: dict[str, object] = {"updated_at": now, "language": language}
+            if not conversation.title:
+                # Made without a title (REST API): titled by its first message, as a
+                # conversation started on the site is, so automatic titles apply to it too.
+                first = (conversation.messages.filter(role=Message.Role.USER)
+                         .exclude(pk=user_message.pk).order_by("created_at")
+                         .values_list("content", flat=True).first())
+                first_message = first is None
+                changes["title"] = _title_from(text if first is None else first)
+            Conversation.objects.filter(pk=conversation.pk).update(**changes)
+            for name, value in changes.items():
+                setattr(conversation, name, value)
     conversation.owner = user  # already known; spares the generation service a query
-    return SentMessage(conversation, user_message, reply, created, is_new=True, policy=policy)
+    return SentMessage(conversation, user_message, reply, created, is_new=True, policy=policy,
+                       first_message=first_message)
 
 
 def reply_regenerate(
