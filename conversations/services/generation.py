@@ -15,7 +15,6 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError
@@ -28,6 +27,7 @@ from conversations.models import Message
 from conversations.providers import ChatRequest, ProviderError, Usage, backend_for
 from conversations.providers.base import request_written
 
+from .background import FollowUp, held_follow_ups, hold_follow_ups, send_follow_ups
 from .coalesce import Coalescer
 from .context import build_request
 from .fanout import ReplyFanout
@@ -106,6 +106,8 @@ def reply_for_writing(message_id: str) -> Message | None:
 
 async def generate_reply(live: LiveReply) -> None:
     started = time.monotonic()
+    # Titles and summaries this reply asks for (building its context, say) wait for its end.
+    hold_follow_ups()
     outcome = _Outcome()
     live.coalescer = coalescer = Coalescer(
         settings.CHATLAB_COALESCE_MS / 1000,
@@ -206,27 +208,29 @@ async def _finish(
             fields["model"] = usage.model
     saved = await _save_final(reply.pk, fields)
     final = await on_db_thread(reply_for_writing)(live.message_id) if not saved else reply
+    follow_ups = held_follow_ups()
     if saved:
         live.status = outcome.status
         for name, value in fields.items():
             setattr(reply, name, value)
         if (outcome.status == Message.Status.COMPLETE and live.answers_first_message
                 and settings.CHATLAB_AUTO_TITLES):
-            # The first exchange is complete: time for a real title (queued, never awaited).
-            from .titles import request_title
+            # The first exchange is complete: time for a real title.
+            from conversations.tasks import title_conversation
 
-            await sync_to_async(request_title)(live.conversation_id)
-    if final is None:
-        return
-    await live.fanout.send(
-        {
-            "kind": "done",
-            "id": live.message_id,
-            "seq": coalescer.seq,
-            "message": message_payload(final, with_content=False),
-        }
-    )
-    await live.fanout.close()
+            follow_ups.append(FollowUp(title_conversation, (live.conversation_id,), "chat"))
+    if final is not None:
+        await live.fanout.send(
+            {
+                "kind": "done",
+                "id": live.message_id,
+                "seq": coalescer.seq,
+                "message": message_payload(final, with_content=False),
+            }
+        )
+        await live.fanout.close()
+    # Only now: a slow or dead broker must not hold up, or break, the reply (issue #17).
+    await send_follow_ups(follow_ups)
 
 
 # Waits between tries of the final save: a database that is briefly locked or restarting must
