@@ -9,6 +9,7 @@ while it grows, and once when it ends. It never raises to its caller: every fail
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from contextlib import aclosing
@@ -115,7 +116,7 @@ async def generate_reply(live: LiveReply) -> None:
             {"kind": "delta", "id": live.message_id, "seq": seq, "text": text}
         ),
     )
-    checkpoints = _Checkpoints(live.message_id, coalescer)
+    checkpoints = _checkpoints(live.message_id, coalescer)
     early = live.early
     reply: Message | None = None
     if early is None:
@@ -162,6 +163,7 @@ async def generate_reply(live: LiveReply) -> None:
     except asyncio.CancelledError:
         if not live.stop_requested:
             # The process is shutting down: record why, then let the cancellation go on.
+            checkpoints.stop()
             if reply is not None:
                 await asyncio.shield(_finish(live, reply, coalescer, started, _Outcome(
                     status=Message.Status.FAILED, error=INTERRUPTED)))
@@ -265,6 +267,54 @@ async def checkpoint_save(message_id: str, text: str) -> None:
     )
 
 
+def _checkpoints(message_id: str, coalescer: Coalescer) -> _Checkpoints | _CacheCheckpoints:
+    if settings.CHATLAB_CHECKPOINTS == "cache":
+        return _CacheCheckpoints(message_id, coalescer)
+    return _Checkpoints(message_id, coalescer)
+
+
+class _CacheCheckpoints:
+    """Cache mode: the text so far goes to the cache at once, then at most once every
+    CHECKPOINT_CACHE_SECONDS while it grows. A cache write is cheap and costs the database
+    nothing, so a process that dies early in a reply (before any database checkpoint would have
+    come) still leaves what its readers saw, but the last second, for the sweep to store."""
+
+    def __init__(self, message_id: str, coalescer: Coalescer) -> None:
+        self.message_id = message_id
+        self.coalescer = coalescer
+        self._grew = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def maybe_save(self) -> None:
+        self._grew.set()
+        if self.task is None:
+            self.task = asyncio.create_task(self._save_loop())
+
+    async def _save_loop(self) -> None:
+        warned = False
+        while True:
+            await self._grew.wait()
+            self._grew.clear()
+            try:
+                await checkpoint_save(self.message_id, self.coalescer.received_text())
+            except Exception:
+                if not warned:  # once per reply: the reply itself goes on
+                    log.warning("checkpoint of %s failed", self.message_id, exc_info=True)
+                    warned = True
+            await asyncio.sleep(settings.CHATLAB_CHECKPOINT_CACHE_SECONDS)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    async def drain(self) -> None:
+        """The final save follows: later checkpoints are pointless."""
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+
 class _Checkpoints:
     """Saves a growing reply now and then: first after CHECKPOINT_SECONDS, each next one
     CHECKPOINT_GROWTH times later, so a reply costs a few writes however long it is."""
@@ -275,6 +325,9 @@ class _Checkpoints:
         self.interval = settings.CHATLAB_CHECKPOINT_SECONDS
         self.due = time.monotonic() + self.interval
         self.task: asyncio.Task[None] | None = None
+
+    def stop(self) -> None:
+        pass  # a save under way finishes on its own
 
     def maybe_save(self) -> None:
         now = time.monotonic()
