@@ -315,6 +315,27 @@ class _CacheCheckpoints:
                 await self.task
 
 
+async def replies_as_stored(replies: list[Message]) -> list[dict[str, Any]]:
+    """The replies' payloads as stored, with the text of their latest cache checkpoint where
+    that has more: what a tab that (re)connects is shown at once, whether or not the process
+    writing them is still alive."""
+    saved: dict[str, Any] = {}
+    if replies and settings.CHATLAB_CHECKPOINTS == "cache":
+        try:
+            saved = await cache.aget_many([checkpoint_key(m.pk) for m in replies])
+        except Exception:
+            log.warning("reading reply checkpoints failed; showing the stored text",
+                        exc_info=True)
+    payloads = []
+    for message in replies:
+        payload = message_payload(message)
+        text = saved.get(checkpoint_key(message.pk))
+        if isinstance(text, str) and len(text) > len(message.content):
+            payload["content"] = text
+        payloads.append(payload)
+    return payloads
+
+
 class _Checkpoints:
     """Saves a growing reply now and then: first after CHECKPOINT_SECONDS, each next one
     CHECKPOINT_GROWTH times later, so a reply costs a few writes however long it is."""
