@@ -16,9 +16,10 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
-from django.db import OperationalError
+from django.db import OperationalError, close_old_connections
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -208,8 +209,20 @@ async def _finish(
         fields.update(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
         if usage.model:
             fields["model"] = usage.model
-    saved = await _save_final(reply.pk, fields)
-    final = await on_db_thread(reply_for_writing)(live.message_id) if not saved else reply
+    try:
+        saved = await _save_final(reply.pk, fields)
+    except Exception:
+        # The database stayed away. The reply's text goes to the cache for the sweep to
+        # store with the interrupted notice; the readers are told now, not left waiting.
+        log.exception("reply %s could not be saved", live.message_id)
+        with contextlib.suppress(Exception):
+            await cache.aset(checkpoint_key(live.message_id), fields["content"],
+                             timeout=_checkpoint_ttl())
+        saved = 0
+        reply.status, reply.error = Message.Status.FAILED, INTERRUPTED
+        final = reply
+    else:
+        final = await on_db_thread(reply_for_writing)(live.message_id) if not saved else reply
     follow_ups = held_follow_ups()
     if saved:
         live.status = outcome.status
@@ -248,8 +261,21 @@ async def _save_final(message_id: object, fields: dict[str, Any]) -> int:
         except OperationalError:
             log.warning("saving reply %s failed; trying again in %.1f s", message_id, delay,
                         exc_info=True)
+            await drop_broken_connections()
             await asyncio.sleep(delay)
     return await query.aupdate(**fields)
+
+
+async def drop_broken_connections() -> None:
+    """Closes the async ORM's connections that failed (a server restart, a cut connection),
+    on the thread that owns them, so the next query opens a fresh one instead of failing on
+    the dead one for ever."""
+    await sync_to_async(close_old_connections)()
+
+
+def _checkpoint_ttl() -> int:
+    # Kept a little longer than any reply may run, for the sweep to find.
+    return settings.CHATLAB_REPLY_TIMEOUT + 2 * settings.CHATLAB_STALE_REPLY_SECONDS
 
 
 def checkpoint_key(message_id: object) -> str:
@@ -258,9 +284,7 @@ def checkpoint_key(message_id: object) -> str:
 
 async def checkpoint_save(message_id: str, text: str) -> None:
     if settings.CHATLAB_CHECKPOINTS == "cache":
-        # Kept a little longer than any reply may run, for the sweep to find.
-        ttl = settings.CHATLAB_REPLY_TIMEOUT + 2 * settings.CHATLAB_STALE_REPLY_SECONDS
-        await cache.aset(checkpoint_key(message_id), text, timeout=ttl)
+        await cache.aset(checkpoint_key(message_id), text, timeout=_checkpoint_ttl())
         return
     await Message.objects.filter(pk=message_id, status__in=Message.ACTIVE).aupdate(
         content=text, status=Message.Status.STREAMING, updated_at=timezone.now()

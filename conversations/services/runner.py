@@ -169,6 +169,9 @@ class ReplyRunner:
                     await sweep_interrupted_replies()
             except Exception:
                 log.exception("sweep of interrupted replies failed")
+                from .generation import drop_broken_connections
+
+                await drop_broken_connections()  # or every later sweep fails the same way
 
 
 def sweep_period() -> float:
