@@ -23,7 +23,7 @@ from conversations.providers import ChatRequest
 
 from .early import EarlyStart
 from .fanout import GROUP_EVENT, DirectSink, ReplyFanout
-from .generation import LiveReply, generate_reply
+from .generation import LiveReply, drop_broken_connections, generate_reply
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +169,6 @@ class ReplyRunner:
                     await sweep_interrupted_replies()
             except Exception:
                 log.exception("sweep of interrupted replies failed")
-                from .generation import drop_broken_connections
-
                 await drop_broken_connections()  # or every later sweep fails the same way
 
 
