@@ -36,6 +36,7 @@ from .services.messages import NewConversationSend
 from .services.message_text import text_refusal
 from .services.errors import ChatError
 from .services.fanout import conversation_group
+from .services.generation import replies_as_stored
 from .services.payloads import conversation_payload, message_payload
 from .services.runner import request_snapshots, runner
 
@@ -88,11 +89,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if requested:
             await self._follow(str(requested))
             active = await database_sync_to_async(
-                lambda: [str(pk) for pk in selectors.active_replies(requested).values_list("pk", flat=True)]
+                lambda: list(selectors.active_replies(requested).order_by("created_at"))
             )()
-            for message_id in active:
-                self._stream_key(message_id)
-            await request_snapshots(active, self.channel_name)
+            await self._send_stored(active)
+            await request_snapshots([str(m.pk) for m in active], self.channel_name)
+        # This process sweeps orphaned replies too, so the tabs it serves hear of them soon.
+        runner().ensure_control()
 
     async def _actor(self) -> User:
         """The sender; a guest's User row is made on their first message."""
@@ -309,6 +311,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )()
         for message in messages:
             if message.is_active:
+                await self._send_stored([message])
                 await request_snapshots([str(message.pk)], self.channel_name)
             else:
                 await self._send({"type": "message", "message": message_payload(message),
@@ -382,6 +385,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if status != Message.Status.COMPLETE:
                 frame.update(status=status, error=event["message"]["error"])
             await self._send(frame)
+
+    async def _send_stored(self, replies: list[Message]) -> None:
+        """Active replies as stored, at once: their writer's snapshot follows if it is alive,
+        the sweep's verdict if it died."""
+        for payload in await replies_as_stored(replies):
+            await self._send({"type": "message", "message": payload,
+                              "k": self._stream_key(payload["id"])})
 
     async def _broadcast_sent(self, user_message: Message | None, reply: Message,
                               replaces: str | None = None) -> None:

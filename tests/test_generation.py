@@ -243,8 +243,7 @@ async def test_checkpoints_in_the_cache_cost_no_writes_and_survive_the_process(
     from conversations.services.generation import checkpoint_key
 
     settings.CHATLAB_CHECKPOINTS = "cache"
-    settings.CHATLAB_CHECKPOINT_SECONDS = 0.2
-    settings.CHATLAB_CHECKPOINT_GROWTH = 1.0  # a checkpoint every 0.2 s
+    settings.CHATLAB_CHECKPOINT_CACHE_SECONDS = 0.2  # a checkpoint every 0.2 s
     fake_openai.configure(rate=50, tokens=60)  # 1.2 s: about five checkpoints
     sent = await sync_to_async(message_send)(
         user=user, content="cached", bot_slug="gpt", reply_status=Message.Status.STREAMING

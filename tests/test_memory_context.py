@@ -180,7 +180,8 @@ def test_the_summary_comes_from_the_bots_own_model(user, openai_bot, fake_openai
     conversation = long_conversation(user, openai_bot, turns=20)
     from tests.fakes.openai_server import Behaviour
 
-    fake_openai.script(*[Behaviour(text=f"Summary {i}.") for i in range(8)])
+    # The reply first: the summary it asks for is queued only once the reply is done.
+    fake_openai.script(Behaviour(), *[Behaviour(text=f"Summary {i}.") for i in range(8)])
     assert conversation_summarise(conversation_id=conversation.pk)
     calls = [r["body"] for r in fake_openai.requests]
     # Turns are folded oldest first, one model call at a time, each carrying the last summary.
@@ -295,7 +296,8 @@ async def test_through_the_real_pipeline_the_provider_gets_a_request_within_the_
     openai_bot.context_window, openai_bot.max_output_tokens = 512, 128
     await openai_bot.asave()
     conversation = await sync_to_async(long_conversation)(user, openai_bot, turns=30)
-    fake_openai.script(*[Behaviour(text=f"Summary {i}.") for i in range(8)])
+    # The reply first: the summary it asks for is queued only once the reply is done.
+    fake_openai.script(Behaviour(), *[Behaviour(text=f"Summary {i}.") for i in range(8)])
     sent = await sync_to_async(message_send)(
         user=user, content="and the answer is?", conversation_id=conversation.pk,
         reply_status=Message.Status.STREAMING)

@@ -315,7 +315,8 @@ async def test_killing_the_web_process_mid_reply_leaves_no_reply_streaming(c: Cl
 
     restarting = asyncio.create_task(asyncio.to_thread(c.start, "web-a"))  # for the next tests
     await until_stale(c, reply_id)
-    assert await asyncio.to_thread(c.sweep) == 1  # the sweep, called directly
+    # The sweep, called directly (the surviving web process sweeps too: one of them marks it).
+    assert await asyncio.to_thread(c.sweep) in (0, 1)
     await restarting
     row = c.db.message(reply_id)
     assert row["status"] == "failed" and row["error"] == INTERRUPTED

@@ -20,6 +20,10 @@ CHATLAB_CHECKPOINT_GROWTH = env.decimal("CHATLAB_CHECKPOINT_GROWTH", 4.0, minimu
 CHATLAB_CHECKPOINTS = env.choice(
     "CHATLAB_CHECKPOINTS", ("cache", "database"), "cache" if REDIS_URL else "database"
 )
+# In "cache" mode a growing reply is saved there at once and then every this many seconds (a
+# cheap Redis write): what readers saw survives a process that dies early in a reply.
+CHATLAB_CHECKPOINT_CACHE_SECONDS = env.decimal(
+    "CHATLAB_CHECKPOINT_CACHE_SECONDS", 1.0, minimum=0.05)
 # Hard limit on one reply, start to finish.
 CHATLAB_REPLY_TIMEOUT = env.integer("CHATLAB_REPLY_TIMEOUT", 600, minimum=10)
 # A pending or streaming reply that no process owns for this long is marked interrupted.

@@ -9,6 +9,7 @@ while it grows, and once when it ends. It never raises to its caller: every fail
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from contextlib import aclosing
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
-from django.db import OperationalError
+from django.db import OperationalError, close_old_connections
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -28,6 +29,7 @@ from conversations.models import Message
 from conversations.providers import ChatRequest, ProviderError, Usage, backend_for
 from conversations.providers.base import request_written
 
+from .background import FollowUp, held_follow_ups, hold_follow_ups, send_follow_ups
 from .coalesce import Coalescer
 from .context import build_request
 from .fanout import ReplyFanout
@@ -106,6 +108,8 @@ def reply_for_writing(message_id: str) -> Message | None:
 
 async def generate_reply(live: LiveReply) -> None:
     started = time.monotonic()
+    # Titles and summaries this reply asks for (building its context, say) wait for its end.
+    hold_follow_ups()
     outcome = _Outcome()
     live.coalescer = coalescer = Coalescer(
         settings.CHATLAB_COALESCE_MS / 1000,
@@ -113,7 +117,7 @@ async def generate_reply(live: LiveReply) -> None:
             {"kind": "delta", "id": live.message_id, "seq": seq, "text": text}
         ),
     )
-    checkpoints = _Checkpoints(live.message_id, coalescer)
+    checkpoints = _checkpoints(live.message_id, coalescer)
     early = live.early
     reply: Message | None = None
     if early is None:
@@ -160,6 +164,7 @@ async def generate_reply(live: LiveReply) -> None:
     except asyncio.CancelledError:
         if not live.stop_requested:
             # The process is shutting down: record why, then let the cancellation go on.
+            checkpoints.stop()
             if reply is not None:
                 await asyncio.shield(_finish(live, reply, coalescer, started, _Outcome(
                     status=Message.Status.FAILED, error=INTERRUPTED)))
@@ -204,29 +209,43 @@ async def _finish(
         fields.update(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
         if usage.model:
             fields["model"] = usage.model
-    saved = await _save_final(reply.pk, fields)
-    final = await on_db_thread(reply_for_writing)(live.message_id) if not saved else reply
+    try:
+        saved = await _save_final(reply.pk, fields)
+    except Exception:
+        # The database stayed away. The reply's text goes to the cache for the sweep to
+        # store with the interrupted notice; the readers are told now, not left waiting.
+        log.exception("reply %s could not be saved", live.message_id)
+        with contextlib.suppress(Exception):
+            await cache.aset(checkpoint_key(live.message_id), fields["content"],
+                             timeout=_checkpoint_ttl())
+        saved = 0
+        reply.status, reply.error = Message.Status.FAILED, INTERRUPTED
+        final = reply
+    else:
+        final = await on_db_thread(reply_for_writing)(live.message_id) if not saved else reply
+    follow_ups = held_follow_ups()
     if saved:
         live.status = outcome.status
         for name, value in fields.items():
             setattr(reply, name, value)
         if (outcome.status == Message.Status.COMPLETE and live.answers_first_message
                 and settings.CHATLAB_AUTO_TITLES):
-            # The first exchange is complete: time for a real title (queued, never awaited).
-            from .titles import request_title
+            # The first exchange is complete: time for a real title.
+            from conversations.tasks import title_conversation
 
-            await sync_to_async(request_title)(live.conversation_id)
-    if final is None:
-        return
-    await live.fanout.send(
-        {
-            "kind": "done",
-            "id": live.message_id,
-            "seq": coalescer.seq,
-            "message": message_payload(final, with_content=False),
-        }
-    )
-    await live.fanout.close()
+            follow_ups.append(FollowUp(title_conversation, (live.conversation_id,), "chat"))
+    if final is not None:
+        await live.fanout.send(
+            {
+                "kind": "done",
+                "id": live.message_id,
+                "seq": coalescer.seq,
+                "message": message_payload(final, with_content=False),
+            }
+        )
+        await live.fanout.close()
+    # Only now: a slow or dead broker must not hold up, or break, the reply (issue #17).
+    await send_follow_ups(follow_ups)
 
 
 # Waits between tries of the final save: a database that is briefly locked or restarting must
@@ -242,8 +261,21 @@ async def _save_final(message_id: object, fields: dict[str, Any]) -> int:
         except OperationalError:
             log.warning("saving reply %s failed; trying again in %.1f s", message_id, delay,
                         exc_info=True)
+            await drop_broken_connections()
             await asyncio.sleep(delay)
     return await query.aupdate(**fields)
+
+
+async def drop_broken_connections() -> None:
+    """Closes the async ORM's connections that failed (a server restart, a cut connection),
+    on the thread that owns them, so the next query opens a fresh one instead of failing on
+    the dead one for ever."""
+    await sync_to_async(close_old_connections)()
+
+
+def _checkpoint_ttl() -> int:
+    # Kept a little longer than any reply may run, for the sweep to find.
+    return settings.CHATLAB_REPLY_TIMEOUT + 2 * settings.CHATLAB_STALE_REPLY_SECONDS
 
 
 def checkpoint_key(message_id: object) -> str:
@@ -252,13 +284,80 @@ def checkpoint_key(message_id: object) -> str:
 
 async def checkpoint_save(message_id: str, text: str) -> None:
     if settings.CHATLAB_CHECKPOINTS == "cache":
-        # Kept a little longer than any reply may run, for the sweep to find.
-        ttl = settings.CHATLAB_REPLY_TIMEOUT + 2 * settings.CHATLAB_STALE_REPLY_SECONDS
-        await cache.aset(checkpoint_key(message_id), text, timeout=ttl)
+        await cache.aset(checkpoint_key(message_id), text, timeout=_checkpoint_ttl())
         return
     await Message.objects.filter(pk=message_id, status__in=Message.ACTIVE).aupdate(
         content=text, status=Message.Status.STREAMING, updated_at=timezone.now()
     )
+
+
+def _checkpoints(message_id: str, coalescer: Coalescer) -> _Checkpoints | _CacheCheckpoints:
+    if settings.CHATLAB_CHECKPOINTS == "cache":
+        return _CacheCheckpoints(message_id, coalescer)
+    return _Checkpoints(message_id, coalescer)
+
+
+class _CacheCheckpoints:
+    """Cache mode: the text so far goes to the cache at once, then at most once every
+    CHECKPOINT_CACHE_SECONDS while it grows. A cache write is cheap and costs the database
+    nothing, so a process that dies early in a reply (before any database checkpoint would have
+    come) still leaves what its readers saw, but the last second, for the sweep to store."""
+
+    def __init__(self, message_id: str, coalescer: Coalescer) -> None:
+        self.message_id = message_id
+        self.coalescer = coalescer
+        self._grew = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def maybe_save(self) -> None:
+        self._grew.set()
+        if self.task is None:
+            self.task = asyncio.create_task(self._save_loop())
+
+    async def _save_loop(self) -> None:
+        warned = False
+        while True:
+            await self._grew.wait()
+            self._grew.clear()
+            try:
+                await checkpoint_save(self.message_id, self.coalescer.received_text())
+            except Exception:
+                if not warned:  # once per reply: the reply itself goes on
+                    log.warning("checkpoint of %s failed", self.message_id, exc_info=True)
+                    warned = True
+            await asyncio.sleep(settings.CHATLAB_CHECKPOINT_CACHE_SECONDS)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    async def drain(self) -> None:
+        """The final save follows: later checkpoints are pointless."""
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+
+async def replies_as_stored(replies: list[Message]) -> list[dict[str, Any]]:
+    """The replies' payloads as stored, with the text of their latest cache checkpoint where
+    that has more: what a tab that (re)connects is shown at once, whether or not the process
+    writing them is still alive."""
+    saved: dict[str, Any] = {}
+    if replies and settings.CHATLAB_CHECKPOINTS == "cache":
+        try:
+            saved = await cache.aget_many([checkpoint_key(m.pk) for m in replies])
+        except Exception:
+            log.warning("reading reply checkpoints failed; showing the stored text",
+                        exc_info=True)
+    payloads = []
+    for message in replies:
+        payload = message_payload(message)
+        text = saved.get(checkpoint_key(message.pk))
+        if isinstance(text, str) and len(text) > len(message.content):
+            payload["content"] = text
+        payloads.append(payload)
+    return payloads
 
 
 class _Checkpoints:
@@ -271,6 +370,9 @@ class _Checkpoints:
         self.interval = settings.CHATLAB_CHECKPOINT_SECONDS
         self.due = time.monotonic() + self.interval
         self.task: asyncio.Task[None] | None = None
+
+    def stop(self) -> None:
+        pass  # a save under way finishes on its own
 
     def maybe_save(self) -> None:
         now = time.monotonic()

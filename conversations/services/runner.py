@@ -23,7 +23,7 @@ from conversations.providers import ChatRequest
 
 from .early import EarlyStart
 from .fanout import GROUP_EVENT, DirectSink, ReplyFanout
-from .generation import LiveReply, generate_reply
+from .generation import LiveReply, drop_broken_connections, generate_reply
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +118,9 @@ class ReplyRunner:
             self._control = asyncio.create_task(
                 self._control_loop(), name="reply-control", context=contextvars.Context()
             )
-            if settings.CELERY_TASK_ALWAYS_EAGER:
-                # Embedded mode has no celery beat: sweep from here.
-                self._spawn(self._sweep_loop())
+            # Every process with a runner sweeps (one of them at a time, see _sweep_loop): the
+            # beat schedule alone (a minute) left orphans streaming long past the stale limit.
+            self._spawn(self._sweep_loop())
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro, context=contextvars.Context())
@@ -159,14 +159,23 @@ class ReplyRunner:
                 )
 
     async def _sweep_loop(self) -> None:
-        from .sweep import sweep_interrupted_replies
+        from .sweep import sweep_interrupted_replies, sweep_turn
 
+        period = sweep_period()
         while True:
-            await asyncio.sleep(settings.CHATLAB_STALE_REPLY_SECONDS / 2)
+            await asyncio.sleep(period)
             try:
-                await sweep_interrupted_replies()
+                if await sweep_turn(period):
+                    await sweep_interrupted_replies()
             except Exception:
                 log.exception("sweep of interrupted replies failed")
+                await drop_broken_connections()  # or every later sweep fails the same way
+
+
+def sweep_period() -> float:
+    """How often replies are swept: a reply whose process died is marked interrupted within
+    the stale limit plus this, plus the liveness ping's wait."""
+    return max(1.0, settings.CHATLAB_STALE_REPLY_SECONDS / 4)
 
 
 async def _control_send(message: dict[str, Any]) -> None:

@@ -59,6 +59,12 @@ def _stale() -> Q:
     )
 
 
+async def sweep_turn(period: float) -> bool:
+    """Whether this process sweeps now: one sweep per period across every process that
+    runs replies (an atomic add in the shared cache)."""
+    return await cache.aadd("chatlab:sweep-turn", 1, timeout=max(1, int(period)))
+
+
 async def sweep_interrupted_replies() -> int:
     stale = [
         str(pk)
