@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
@@ -124,8 +125,20 @@ def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
     wait_socket(page)
 
 
+def wait_until(page: Page, predicate: str, arg: Any = None, timeout: float = TIMEOUT_MS) -> Any:
+    """page.wait_for_function without its eval(): Playwright runs that predicate's text through
+    the page's eval, which the site's Content-Security-Policy refuses, while page.evaluate goes
+    through the DevTools protocol. `predicate` is a JavaScript function's text, given `arg`."""
+    deadline = time.monotonic() + timeout / 1000
+    while not (result := page.evaluate(predicate, arg)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} ms: {predicate}")
+        page.wait_for_timeout(50)
+    return result
+
+
 def wait_socket(page: Page) -> None:
-    page.wait_for_function("document.body.dataset.socket === 'open'")
+    wait_until(page, "() => document.body.dataset.socket === 'open'")
 
 
 def open_chat(page: Page, path: str = "/", bot: str | None = None) -> None:
