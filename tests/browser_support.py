@@ -102,16 +102,26 @@ def new_context(browser: Browser, site: Site, *, logged_in: bool = True,
 
 
 CSP_VIOLATION = "CSP violation"
+# Every violation is reported as a console error but one kind: Chromium checks a hostile reply's
+# inline handlers, <style>, <base> and <track> already while DOMPurify parses it into its inert
+# document (any parse does: DOMParser, <template>, createHTMLDocument), before they are removed.
+# Those are not tied to an element of the page; a miss that reaches the page is, and is reported.
 REPORT_CSP_VIOLATIONS_JS = """
-document.addEventListener('securitypolicyviolation', (e) => console.error(
-  'CSP violation: ' + e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline')
-  + ' at ' + e.sourceFile + ':' + e.lineNumber));
+document.addEventListener('securitypolicyviolation', (e) => {
+  const onPage = e.target instanceof Element && e.target.isConnected;
+  const whileSanitising = !onPage && (/\\/purify\\.min\\.[\\w.]*js$/.test(e.sourceFile)
+                                      || e.effectiveDirective === 'media-src');
+  if (!whileSanitising) console.error('CSP violation: ' + e.effectiveDirective + ' blocked '
+    + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber);
+});
 """
 
 
 def _expected_console_error(text: str) -> bool:
     if text.startswith(CSP_VIOLATION):
         return False
+    if "violates the following Content Security Policy directive" in text:
+        return True  # Chromium's own line for each violation: the listener above reports them
     # The markdown test renders <img src=x> and links to example.com on purpose.
     return "404" in text or "ERR_FAILED" in text or "ERR_BLOCKED" in text
 
