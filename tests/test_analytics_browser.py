@@ -10,7 +10,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser_support import PASSWORD, Site, chromium, new_context, playwright_test
+from tests.browser_support import (
+    PASSWORD, Site, chromium, new_context, playwright_test, wait_until,
+)
 from tests.conftest import require
 from tests.fakes.openai_server import FakeOpenAI
 from tests.stack import chromium_path, postgres_available, stack
@@ -92,8 +94,8 @@ def test_an_admin_sees_the_charts_drawn(site: Site, browser: Browser) -> None:
     page = context.new_page()
     admin_log_in(page, site.email)
     assert page.url.endswith(DASHBOARD)
-    page.wait_for_function("window.analyticsCharts && Object.keys(window.analyticsCharts)"
-                           ".length === 6")
+    wait_until(page, "() => window.analyticsCharts && Object.keys(window.analyticsCharts)"
+                     ".length === 6")
     for canvas in ("chart-requests", "chart-tokens", "chart-errors", "chart-channel",
                    "chart-bot", "chart-role"):
         drawn = page.evaluate(PAINTED_JS, canvas)

@@ -17,7 +17,7 @@ from tests.browser_support import (
     chromium,
     CONVERSATION_URL, HOME_URL, PASSWORD, UNSAFE_JS, Site,
     last_reply, log_in, new_context, on_playwright_thread, open_chat, playwright_test,
-    sample_growth, send, wait_socket, wait_status,
+    sample_growth, send, wait_socket, wait_status, wait_until,
 )
 from tests.conftest import require
 from tests.fakes.openai_server import Behaviour, FakeOpenAI
@@ -261,8 +261,8 @@ def test_stop_regenerate_and_the_keyboard(page: Page, site: Site) -> None:
 def _stop_midway(page: Page, stop: Callable[[], None]) -> Locator:
     """Waits until the streaming reply has some text, stops it, checks that text was kept."""
     reply = wait_status(page, "streaming")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('article.message.assistant .body')].pop()"
+    wait_until(
+        page, "() => [...document.querySelectorAll('article.message.assistant .body')].pop()"
         ".textContent.length > 20")
     stop()
     wait_status(page, "cancelled")
@@ -318,7 +318,7 @@ def test_the_chat_works_on_a_phone(browser: Browser, site: Site) -> None:
 
     page.click("#menu-toggle")
     expect(sidebar).to_be_visible()
-    page.wait_for_function("document.getElementById('sidebar').getBoundingClientRect().left >= 0")
+    wait_until(page, "() => document.getElementById('sidebar').getBoundingClientRect().left >= 0")
     expect(page.locator("#menu-toggle")).to_have_attribute("aria-expanded", "true")
     expect(page.locator("#conversation-list a").first).to_be_in_viewport()
     page.screenshot(path="/tmp/chatlab-phone-menu.png")

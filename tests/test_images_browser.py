@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser_support import (
     CONVERSATION_URL, PASSWORD, Site, chromium, log_in, new_context, on_playwright_thread,
-    open_chat, playwright_test,
+    open_chat, playwright_test, wait_until,
 )
 from tests.conftest import require
 from tests.fakes.openai_server import FakeOpenAI
@@ -58,9 +58,9 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
 
 
 def loaded(page: Page, selector: str) -> None:
-    page.wait_for_function(
-        "s => { const i = document.querySelector(s); return i && i.complete && i.naturalWidth > 0; }",
-        arg=selector)
+    wait_until(
+        page, "s => { const i = document.querySelector(s); return i && i.complete && i.naturalWidth > 0; }",
+        selector)
 
 
 @playwright_test

@@ -14,5 +14,6 @@ from .chat import *  # noqa: F401,F403
 from .api import *  # noqa: F401,F403
 from .storage import *  # noqa: F401,F403
 from .backups import *  # noqa: F401,F403  (after storage: it adds the backup storage)
+from .content_security_policy import *  # noqa: F401,F403  (after storage: media hosts)
 from .integrations import *  # noqa: F401,F403
 from .analytics import *  # noqa: F401,F403  (last: it wraps MIDDLEWARE and LOGGING)

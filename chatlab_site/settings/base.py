@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from here, not a CDN
     "django_celery_beat",
     "allauth",
     "allauth.account",
@@ -94,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # The Content-Security-Policy header (settings/content_security_policy.py).
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "chatlab_site.urls"

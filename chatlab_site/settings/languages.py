@@ -26,3 +26,8 @@ MODELTRANSLATION_AUTO_POPULATE = "default"
 MODELTRANSLATION_PREPOPULATE_LANGUAGE = LANGUAGE_CODE
 # The language cookie lives a year, like Django's default, and is readable by the socket.
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+# The admin's language tabs need jQuery UI, which django-modeltranslation loads from a CDN unless
+# told otherwise: without internet (or under the CSP) the tabs broke into stacked, unlabelled
+# fields. Both are served from here: Django admin's own jQuery and the vendored jQuery UI.
+JQUERY_URL = "admin/js/vendor/jquery/jquery.min.js"
+JQUERY_UI_URL = "vendor/jquery-ui.min.js"
