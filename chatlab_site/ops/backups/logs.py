@@ -6,18 +6,16 @@ DATA_DIR/restored-logs/<backup name>/, beside them.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import tarfile
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
+from .archive import tar_add_hashed, tar_digests
 from .errors import BackupRefused
-from .manifest import CHUNK
 from .progress import Progress
 
 
@@ -36,38 +34,22 @@ def logs_archive(*, target: Path, progress: Progress) -> dict[str, dict[str, Any
     listed: dict[str, dict[str, Any]] = {}
     with tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as tar:
         for path in log_files():
-            # The live file grows while we read it: archive the copy we hashed.
-            with path.open("rb") as source, tempfile.TemporaryFile() as copy:
-                digest, size = hashlib.sha256(), 0
-                while chunk := source.read(CHUNK):
-                    digest.update(chunk)
-                    copy.write(chunk)
-                    size += len(chunk)
-                copy.seek(0)
-                info = tarfile.TarInfo(path.name)
-                info.size, info.mode = size, 0o600
-                tar.addfile(info, copy)
-            listed[path.name] = {"sha256": digest.hexdigest(), "size": size}
-            progress(f"  log   {path.name} ({size} bytes)")
+            with path.open("rb") as source:
+                listed[path.name] = tar_add_hashed(tar, path.name, source, mode=0o600)
+            progress(f"  log   {path.name} ({listed[path.name]['size']} bytes)")
     return listed
 
 
 def logs_verify(*, archive: Path, expected: dict[str, dict[str, Any]]) -> None:
     seen: set[str] = set()
     try:
-        with tarfile.open(archive, "r:") as tar:
-            for member in tar:
-                if not member.isfile() or member.name not in expected:
-                    raise BackupRefused(f"The log archive holds {member.name}, which the "
-                                        "manifest does not list.")
-                digest = hashlib.sha256()
-                stream = tar.extractfile(member)
-                while chunk := stream.read(CHUNK):
-                    digest.update(chunk)
-                if digest.hexdigest() != expected[member.name]["sha256"]:
-                    raise BackupRefused(f"The log file {member.name} does not match its "
-                                        "checksum.")
-                seen.add(member.name)
+        for member, digest in tar_digests(archive):
+            if digest is None or member.name not in expected:
+                raise BackupRefused(f"The log archive holds {member.name}, which the "
+                                    "manifest does not list.")
+            if digest != expected[member.name]["sha256"]:
+                raise BackupRefused(f"The log file {member.name} does not match its checksum.")
+            seen.add(member.name)
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise BackupRefused(f"The log archive cannot be read: {exc}") from exc
     if missing := sorted(set(expected) - seen):

@@ -3,9 +3,7 @@ SHA-256 per file, checked member by member before a restore writes any of them."
 
 from __future__ import annotations
 
-import hashlib
 import tarfile
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +11,8 @@ from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.utils.translation import gettext as _
 
+from .archive import tar_add_hashed, tar_digests
 from .errors import BackupError, BackupRefused
-from .manifest import CHUNK
 from .progress import Progress
 
 
@@ -40,37 +38,23 @@ def media_archive(*, target: Path, progress: Progress) -> dict[str, dict[str, An
     listed: dict[str, dict[str, Any]] = {}
     with tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as tar:
         for name in media_names(storage):
-            with storage.open(name, "rb") as source, tempfile.TemporaryFile() as copy:
-                digest, size = hashlib.sha256(), 0
-                while chunk := source.read(CHUNK):
-                    digest.update(chunk)
-                    copy.write(chunk)
-                    size += len(chunk)
-                copy.seek(0)
-                info = tarfile.TarInfo(name)
-                info.size = size
-                tar.addfile(info, copy)
-            listed[name] = {"sha256": digest.hexdigest(), "size": size}
-            progress(f"  media {name} ({size} bytes)")
+            with storage.open(name, "rb") as source:
+                listed[name] = tar_add_hashed(tar, name, source)
+            progress(f"  media {name} ({listed[name]['size']} bytes)")
     return listed
 
 
 def media_verify(*, archive: Path, expected: dict[str, dict[str, Any]]) -> None:
     seen: set[str] = set()
     try:
-        with tarfile.open(archive, "r:") as tar:
-            for member in tar:
-                if not member.isfile() or member.name not in expected:
-                    raise BackupRefused(_("The media archive holds %(name)s, which the manifest "
-                                          "does not list.") % {"name": member.name})
-                digest = hashlib.sha256()
-                stream = tar.extractfile(member)
-                while chunk := stream.read(CHUNK):
-                    digest.update(chunk)
-                if digest.hexdigest() != expected[member.name]["sha256"]:
-                    raise BackupRefused(_("The media file %(name)s does not match its checksum.")
-                                        % {"name": member.name})
-                seen.add(member.name)
+        for member, digest in tar_digests(archive):
+            if digest is None or member.name not in expected:
+                raise BackupRefused(_("The media archive holds %(name)s, which the manifest "
+                                      "does not list.") % {"name": member.name})
+            if digest != expected[member.name]["sha256"]:
+                raise BackupRefused(_("The media file %(name)s does not match its checksum.")
+                                    % {"name": member.name})
+            seen.add(member.name)
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise BackupRefused(_("The media archive cannot be read: %(error)s")
                             % {"error": exc}) from exc
