@@ -5,21 +5,29 @@ from __future__ import annotations
 
 import re
 
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, CharField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 
 from accounts.models import User
 from conversations import selectors
 from conversations.models import Conversation, Message
 
-# "simple": no stemming and no stop words, so every language is matched the same way.
+# A message's detected language -> the PostgreSQL text search configuration its words are
+# stemmed with; any other language is matched by its words as written ("simple": no stemming,
+# no stop words). Migration 0010 stores each message's vector with the same mapping.
+LANGUAGE_CONFIGS = {
+    "en": "english", "ru": "russian", "de": "german", "es": "spanish", "fr": "french",
+    "it": "italian", "pt": "portuguese", "nl": "dutch",
+}
 SEARCH_CONFIG = "simple"
 MAX_QUERY_CHARS = 200
 SNIPPET_CHARS = 160
 # Highlight markers no user text contains: the text is escaped first, then they become <mark>.
 START, STOP = "\x02", "\x03"
+HEADLINE_OPTIONS = (f"StartSel={START}, StopSel={STOP}, MaxWords=30, MinWords=12, ShortWord=2, "
+                    "HighlightAll=false")
 
 
 def is_postgres() -> bool:
@@ -41,35 +49,60 @@ def conversations_search(
     query = clean_query(query)
     if not query:
         return conversations.none()
-    mine = Message.objects.filter(conversation__owner=user, superseded_at__isnull=True)
-    visible = Message.objects.filter(conversation=OuterRef("pk"), superseded_at__isnull=True)
     if is_postgres():
-        ts = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
-        vector = SearchVector("content", config=SEARCH_CONFIG)
-        # Which conversations match comes from the GIN index over message text (migration
-        # 0004); the snippet is only worked out for the rows on the page being shown.
-        matching = mine.annotate(fts=vector).filter(fts=ts).values("conversation_id")
-        snippet = visible.annotate(fts=vector).filter(fts=ts).annotate(
-            headline=SearchHeadline(
-                "content", ts, config=SEARCH_CONFIG, start_sel=START, stop_sel=STOP,
-                max_words=30, min_words=12, short_word=2, highlight_all=False,
-            )
-        ).order_by("created_at").values("headline")[:1]
-        titled = conversations.annotate(title_fts=SearchVector("title", config=SEARCH_CONFIG))
-        return titled.filter(Q(title_fts=ts) | Q(pk__in=matching)).annotate(
-            snippet_raw=Subquery(snippet)
-        )
+        return _postgres_search(conversations, user, query)
     words = query.split()[:10]
     match = Q()
     title_match = Q()
     for word in words:
         match &= Q(content__icontains=word)
         title_match &= Q(title__icontains=word)
+    mine = Message.objects.filter(conversation__owner=user, superseded_at__isnull=True)
+    visible = Message.objects.filter(conversation=OuterRef("pk"), superseded_at__isnull=True)
     matching = mine.filter(match).values("conversation_id")
     first = visible.filter(match).order_by("created_at").values("content")[:1]
     return conversations.filter(title_match | Q(pk__in=matching)).annotate(
         snippet_raw=Subquery(first)
     )
+
+
+def _tsquery(query: str) -> tuple[str, list[str]]:
+    """The words as written, or as stemmed in any of the configured languages: each message's
+    stored vector (migration 0010) holds both its words and their stems in its own language."""
+    configs = [SEARCH_CONFIG, *dict.fromkeys(LANGUAGE_CONFIGS.values())]
+    sql = " || ".join(f"websearch_to_tsquery('{config}'::regconfig, %s)" for config in configs)
+    return f"({sql})", [query] * len(configs)
+
+
+def _message_config(alias: str) -> str:
+    whens = " ".join(f"WHEN '{code}' THEN '{config}'::regconfig"
+                     for code, config in LANGUAGE_CONFIGS.items())
+    return f"CASE {alias}.language {whens} ELSE '{SEARCH_CONFIG}'::regconfig END"
+
+
+def _postgres_search(conversations: QuerySet[Conversation], user: User,
+                     query: str) -> QuerySet[Conversation]:
+    # Raw SQL for the columns migration 0010 adds outside the models (owner_id, search,
+    # title_search). The owner is inside the message match, so PostgreSQL either walks the
+    # person's conversations newest first and probes each one's messages (common words: the
+    # page fills at once) or reads the person's matching messages from the indexes first
+    # (rare words), by its statistics of the stored vectors, instead of the whole database's.
+    conv, msg = Conversation._meta.db_table, Message._meta.db_table
+    ts, ts_params = _tsquery(query)
+    matched = RawSQL(
+        f"({conv}.title_search @@ {ts} OR EXISTS (SELECT 1 FROM {msg} m "
+        f"WHERE m.conversation_id = {conv}.id AND m.owner_id = %s "
+        f"AND m.superseded_at IS NULL AND m.search @@ {ts}))",
+        [*ts_params, user.pk, *ts_params], output_field=BooleanField(),
+    )
+    # Worked out only for the rows of the page being shown.
+    snippet = RawSQL(
+        f"(SELECT ts_headline({_message_config('m')}, m.content, {ts}, %s) FROM {msg} m "
+        f"WHERE m.conversation_id = {conv}.id AND m.superseded_at IS NULL "
+        f"AND m.search @@ {ts} ORDER BY m.created_at LIMIT 1)",
+        [*ts_params, HEADLINE_OPTIONS, *ts_params], output_field=CharField(),
+    )
+    return conversations.filter(matched).annotate(snippet_raw=snippet)
 
 
 def highlight(text: str | None, query: str) -> str:
