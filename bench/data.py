@@ -345,6 +345,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-plans", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="time the existing database")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    parser.add_argument("--only", default="", help="time only the reads whose name has this")
     parser.add_argument("--build-only", action="store_true", help="build, time nothing")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
@@ -377,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         plans = None if args.no_plans else args.plans
         if plans is not None:
             plans.mkdir(parents=True, exist_ok=True)
-        figures = measure(operations(people), args.runs, plans)
+        ops = [(name, call) for name, call in operations(people) if args.only in name]
+        figures = measure(ops, args.runs, plans)
         with connection.cursor() as cursor:
             cursor.execute("SELECT (SELECT count(*) FROM conversations_message), "
                            "(SELECT count(*) FROM conversations_conversation)")
