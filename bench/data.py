@@ -291,12 +291,12 @@ def measure(ops: list[tuple[str, Callable[[], Any]]], runs: int,
     # Production keeps connections in a pool: a request must not pay for a new one.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
-    request_started.disconnect(reset_queries)  # it would hide a request's queries from the plans
     figures: dict[str, dict[str, float]] = {}
     for name, call in ops:
         reset_queries()  # the log keeps 9,000 queries: a full one captures nothing
         with CaptureQueriesContext(connection) as queries:
             call()  # warm-up, and the queries to explain
+        captured = queries.captured_queries  # now: a request's start clears the log later
         times = []
         for _ in range(runs):
             started = time.perf_counter()
@@ -304,9 +304,9 @@ def measure(ops: list[tuple[str, Callable[[], Any]]], runs: int,
             times.append((time.perf_counter() - started) * 1000)
         figures[name] = {"p50_ms": round(statistics.median(times), 2),
                          "p95_ms": round(percentile(times, 0.95), 2),
-                         "queries": len(queries)}
+                         "queries": len(captured)}
         if plans is not None:
-            _explain(name, queries.captured_queries, plans)
+            _explain(name, captured, plans)
     return figures
 
 
