@@ -62,6 +62,7 @@ ALTER TABLE conversations_conversation ADD COLUMN title_search tsvector GENERATE
 
 DROP INDEX IF EXISTS msg_content_fts;
 CREATE INDEX msg_search ON conversations_message USING gin (search);
+CREATE INDEX conv_title_search ON conversations_conversation USING gin (title_search);
 CREATE INDEX msg_owner_time ON conversations_message (owner_id, created_at);
 CREATE INDEX conv_owner_listed ON conversations_conversation
   (owner_id, pinned_at DESC NULLS LAST, updated_at DESC) WHERE deleted_at IS NULL;
@@ -70,6 +71,7 @@ CREATE INDEX conv_owner_listed ON conversations_conversation
 BACKWARD = """
 DROP INDEX IF EXISTS conv_owner_listed;
 DROP INDEX IF EXISTS msg_owner_time;
+DROP INDEX IF EXISTS conv_title_search;
 DROP INDEX IF EXISTS msg_search;
 ALTER TABLE conversations_conversation DROP COLUMN title_search;
 ALTER TABLE conversations_message DROP COLUMN search;

@@ -66,14 +66,6 @@ def conversations_search(
     )
 
 
-def _tsquery(query: str) -> tuple[str, list[str]]:
-    """The words as written, or as stemmed in any of the configured languages: each message's
-    stored vector (migration 0010) holds both its words and their stems in its own language."""
-    configs = [SEARCH_CONFIG, *dict.fromkeys(LANGUAGE_CONFIGS.values())]
-    sql = " || ".join(f"websearch_to_tsquery('{config}'::regconfig, %s)" for config in configs)
-    return f"({sql})", [query] * len(configs)
-
-
 def _message_config(alias: str) -> str:
     whens = " ".join(f"WHEN '{code}' THEN '{config}'::regconfig"
                      for code, config in LANGUAGE_CONFIGS.items())
@@ -86,51 +78,85 @@ def _postgres_search(conversations: QuerySet[Conversation], user: User,
     # title_search). The table names are the outer query's own: this queryset is not meant to
     # be nested in another one.
     conv, msg = Conversation._meta.db_table, Message._meta.db_table
-    ts, ts_params = _tsquery(query)
-    # OFFSET 0 keeps PostgreSQL from hashing the probe (see _words_are_common).
-    probe_end = " OFFSET 0" if _words_are_common(user, ts, ts_params) else ""
-    matched = RawSQL(
-        f"({conv}.title_search @@ {ts} OR EXISTS (SELECT 1 FROM {msg} m "
-        f"WHERE m.conversation_id = {conv}.id AND m.owner_id = %s "
-        f"AND m.superseded_at IS NULL AND m.search @@ {ts}{probe_end}))",
-        [*ts_params, user.pk, *ts_params], output_field=BooleanField(),
-    )
-    # Worked out only for the rows of the page being shown.
+    ts, common = _tsquery_and_commonness(user, query)
+    if ts is None:
+        return conversations.none()  # nothing but punctuation
+    if common:
+        # Walk the person's conversations in the page's order and probe each one's messages:
+        # OFFSET 0 keeps PostgreSQL from hashing the probe into "read every match first", and
+        # ts_match_vq (@@ in a form no index answers) from intersecting the whole database's
+        # matches once per conversation (the issue's loops).
+        matched = RawSQL(
+            f"({conv}.title_search @@ %s::tsquery OR EXISTS (SELECT 1 FROM {msg} m "
+            f"WHERE m.conversation_id = {conv}.id AND m.superseded_at IS NULL "
+            f"AND ts_match_vq(m.search, %s::tsquery) OFFSET 0))",
+            [ts, ts], output_field=BooleanField(),
+        )
+    else:
+        # Read the person's few matches from the indexes (the stored vectors, the owner),
+        # then fetch just those conversations.
+        matched = RawSQL(
+            f"{conv}.id IN (SELECT m.conversation_id FROM {msg} m WHERE m.owner_id = %s "
+            f"AND m.superseded_at IS NULL AND m.search @@ %s::tsquery UNION "
+            f"SELECT t.id FROM {conv} t WHERE t.owner_id = %s AND t.title_search @@ %s::tsquery)",
+            [user.pk, ts, user.pk, ts], output_field=BooleanField(),
+        )
+    # Worked out only for the rows of the page being shown, from the conversation's own
+    # messages in order: ts_match_vq is @@ in a form no index answers, so PostgreSQL cannot
+    # intersect the whole database's matches once per row (the issue's loops).
     snippet = RawSQL(
-        f"(SELECT ts_headline({_message_config('m')}, m.content, {ts}, %s) FROM {msg} m "
-        f"WHERE m.conversation_id = {conv}.id AND m.superseded_at IS NULL "
-        f"AND m.search @@ {ts} ORDER BY m.created_at LIMIT 1)",
-        [*ts_params, HEADLINE_OPTIONS, *ts_params], output_field=CharField(),
+        f"(SELECT ts_headline({_message_config('m')}, m.content, %s::tsquery, %s) "
+        f"FROM {msg} m WHERE m.conversation_id = {conv}.id AND m.superseded_at IS NULL "
+        f"AND ts_match_vq(m.search, %s::tsquery) ORDER BY m.created_at LIMIT 1)",
+        [ts, HEADLINE_OPTIONS, ts], output_field=CharField(),
     )
     return conversations.filter(matched).annotate(snippet_raw=snippet)
 
 
-# How many of the person's latest conversations are sampled, and how many of them must hold
-# the words for the words to count as common.
-COMMON_SAMPLE, COMMON_MATCHES = 100, 20
+# How many of the person's latest conversations are sampled; the words are common when at least
+# one in COMMON_SHARE of them holds them.
+COMMON_SAMPLE, COMMON_SHARE = 100, 5
 
 
-def _words_are_common(user: User, ts: str, ts_params: list[str]) -> bool:
-    """Whether the words are in many of the person's latest conversations, by probing them.
+def _tsquery_and_commonness(user: User, query: str) -> tuple[str | None, bool]:
+    """The query as a tsquery (None when it has no words), and whether its words are in many
+    of the person's latest conversations: one round trip.
 
-    The two plans PostgreSQL has for "conversations with a matching message" cost opposite
-    things: walking the conversations newest first and probing each one's messages fills a
-    page at once for common words but reads the whole history for rare ones; reading the
-    person's matching messages first (the indexes on the stored vector and the owner) is
-    quick for rare words and reads tens of thousands of rows for common ones. Its estimates
-    do not see the LIMIT of a page, so it picks the second even for "the" (40 ms at 10,000
-    conversations, issue #20); this sample (about 1 ms) picks instead.
+    The tsquery matches the words as written or as stemmed in any configured language (each
+    message's stored vector holds both, migration 0010), each distinct form once: the same
+    form repeated by several languages would make PostgreSQL think the words several times
+    more common than they are, and pick its plans by that.
+
+    Which plan: walking the person's conversations newest first and probing each one's
+    messages fills a page at once for common words but reads the whole history for rare ones;
+    reading the person's matches first is quick for rare words and reads tens of thousands of
+    rows for common ones. PostgreSQL's estimates do not see a page's LIMIT, so it reads every
+    match even for "the" (40 ms at 10,000 conversations, issue #20); a sample of the person's
+    latest conversations (about 1 ms) picks instead.
     """
     conv, msg = Conversation._meta.db_table, Message._meta.db_table
+    configs = [SEARCH_CONFIG, *dict.fromkeys(LANGUAGE_CONFIGS.values())]
+    forms = ", ".join(f"websearch_to_tsquery('{config}'::regconfig, %s)::text"
+                      for config in configs)
+    either = " || ".join(f"websearch_to_tsquery('{config}'::regconfig, %s)" for config in configs)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*) FROM (SELECT id FROM {conv} WHERE owner_id = %s "
-            f"AND deleted_at IS NULL ORDER BY updated_at DESC LIMIT %s) c WHERE EXISTS "
-            f"(SELECT 1 FROM {msg} m WHERE m.conversation_id = c.id "
-            f"AND m.superseded_at IS NULL AND m.search @@ {ts} OFFSET 0)",
-            [user.pk, COMMON_SAMPLE, *ts_params],
+            f"SELECT ARRAY[{forms}], count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM "
+            f"{msg} m WHERE m.conversation_id = c.id AND m.superseded_at IS NULL "
+            f"AND ts_match_vq(m.search, {either}) OFFSET 0)) FROM (SELECT id FROM {conv} "
+            f"WHERE owner_id = %s AND deleted_at IS NULL ORDER BY updated_at DESC LIMIT %s) c",
+            [*[query] * len(configs), *[query] * len(configs), user.pk, COMMON_SAMPLE],
         )
-        return cursor.fetchone()[0] >= COMMON_MATCHES
+        texts, sampled, matching = cursor.fetchone()
+    # texts is None when the person has no conversations (the sample has no rows).
+    distinct = [text for text in dict.fromkeys(texts or []) if text]
+    if not distinct:
+        return None, False
+    # A history the sample covered whole is walked whatever the words: at most COMMON_SAMPLE
+    # probes, where the matches-first plan may read a common word's whole index entry (50 ms
+    # for "the" at 1M messages) for a person who never wrote it.
+    common = sampled < COMMON_SAMPLE or matching * COMMON_SHARE >= sampled
+    return " | ".join(f"( {text} )" for text in distinct), common
 
 
 def highlight(text: str | None, query: str) -> str:

@@ -61,7 +61,10 @@ def test_a_conversation_moved_to_another_person_is_searched_as_theirs(user, othe
 
 
 @pytest.mark.parametrize("words", ["common", "rare"])
-def test_the_plan_reads_stored_vectors_through_the_indexes(user, other_user, demo_bot, words):
+def test_the_plan_reads_stored_vectors_through_the_indexes(user, other_user, demo_bot, words,
+                                                           monkeypatch):
+    # A sample smaller than the history, as for a person with thousands of conversations.
+    monkeypatch.setattr(search, "COMMON_SAMPLE", 10)
     for i in range(40):
         chat = ConversationFactory(owner=user if i % 2 else other_user, bot=demo_bot)
         MessageFactory.create_batch(3, conversation=chat, content=f"common words here {i}")
@@ -78,17 +81,16 @@ def test_the_plan_reads_stored_vectors_through_the_indexes(user, other_user, dem
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "to_tsvector" not in sql + plan
-    # The person's own rows only: the owner is inside the message match.
-    assert f"owner_id = {user.pk}" in plan
+    assert "to_tsvector" not in sql + plan and "websearch_to_tsquery" not in sql
     if words == "rare":
-        # The person's matches read first, by the word or by the owner (a small table).
-        assert "hashed SubPlan" in plan, plan
+        # The person's few matches read first, through the stored vectors' index or the
+        # owner's (only their own rows), then just those conversations fetched.
+        assert f"owner_id = {user.pk}" in plan, plan
         assert "msg_search" in plan or "msg_owner_time" in plan, plan
     else:
-        # Common words: each of the person's conversations probed in turn, so the page fills
-        # from the first ones instead of reading every match first.
-        assert "hashed SubPlan" not in plan, plan
+        # Common words: the person's conversations walked in order and each one's messages
+        # probed, so the page fills from the first ones; never the whole word's index entry.
+        assert "msg_search" not in plan and "hashed SubPlan" not in plan, plan
 
 
 def test_search_costs_the_same_queries_whatever_the_history(user, demo_bot,
