@@ -49,8 +49,13 @@ def test_replies_and_unknown_languages_match_as_written(user, demo_bot):
     assert _found(user, "toma") == set()
 
 
+@pytest.mark.parametrize("plan", ["walk", "matches first"])
 def test_a_conversation_moved_to_another_person_is_searched_as_theirs(user, other_user,
-                                                                     demo_bot):
+                                                                     demo_bot, plan,
+                                                                     monkeypatch):
+    if plan == "matches first":  # as for a person with many conversations and a rare word
+        monkeypatch.setattr(search, "COMMON_SAMPLE", 1)
+        monkeypatch.setattr(search, "COMMON_SHARE", 0)
     chat = ConversationFactory(owner=other_user, bot=demo_bot)
     MessageFactory(conversation=chat, content="a marzipan recipe")
     assert _found(user, "marzipan") == set()
