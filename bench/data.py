@@ -185,7 +185,8 @@ SELECT gen_random_uuid(), c.id, CASE WHEN i %% 2 = 1 THEN 'user' ELSE 'assistant
        CASE WHEN i %% 2 = 0 THEN 200 + i END, CASE WHEN i %% 2 = 0 THEN 80 END,
        NULL, NULL, t, t
 FROM conv c, generate_series(1, c.msgs) i,
-     LATERAL (SELECT CASE WHEN c.n %% 50 = 0 AND i > c.msgs - 4 THEN now() - (c.msgs - i) * interval '1 minute'
+     LATERAL (SELECT CASE WHEN c.n %% 50 = 0 AND i > c.msgs - 4
+                          THEN now() - (c.msgs - i) * interval '1 minute'
                           ELSE c.started + i * interval '1 minute' END AS t) at
 WHERE c.n BETWEEN %(first)s AND %(last)s;
 """

@@ -118,8 +118,9 @@ def _todays_messages(owner_ids: list[Any]) -> QuerySet[Any]:
 
     today = Message.objects.filter(created_at__gte=day_start())
     if connection.vendor == "postgresql":
-        return today.filter(RawSQL('"conversations_message"."owner_id" = ANY(%s::bigint[])', [owner_ids],
-                                   output_field=BooleanField()))
+        mine = RawSQL('"conversations_message"."owner_id" = ANY(%s::bigint[])', [owner_ids],
+                      output_field=BooleanField())
+        return today.filter(mine)
     return today.filter(conversation__owner__in=owner_ids)
 
 

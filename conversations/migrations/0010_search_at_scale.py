@@ -11,7 +11,7 @@
 - An index in the sidebar's own order (pinned first, then newest), so a page of the list is a
   walk of an index whatever the number of conversations.
 
-Neither column is a model field: only PostgreSQL's search and quota code reads them
+None of the three columns is a model field: only PostgreSQL's search and quota code reads them
 (services.search, accounts.services.quotas), and SQLite keeps its plain path.
 """
 
