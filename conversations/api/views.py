@@ -34,6 +34,7 @@ from conversations.services.dispatch import reply_start_soon, reply_stop
 from conversations.services.errors import ChatError
 
 from . import serializers as s
+from .paging import MorePages
 
 ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer,
           404: s.ErrorSerializer, 409: s.ErrorSerializer, 413: s.ErrorSerializer,
@@ -100,7 +101,7 @@ def _flag(request: Request, name: str) -> bool | None:
 
 
 class ConversationList(generics.ListAPIView):
-    pagination_class = Pages
+    pagination_class = MorePages
     # One shape with or without a search (highlights are then the plain escaped title and "").
     serializer_class = s.SearchResultSerializer
 
