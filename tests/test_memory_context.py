@@ -180,8 +180,7 @@ def test_the_summary_comes_from_the_bots_own_model(user, openai_bot, fake_openai
     conversation = long_conversation(user, openai_bot, turns=20)
     from tests.fakes.openai_server import Behaviour
 
-    # The reply first: the summary it asks for is queued only once the reply is done.
-    fake_openai.script(Behaviour(), *[Behaviour(text=f"Summary {i}.") for i in range(8)])
+    fake_openai.script(*[Behaviour(text=f"Summary {i}.") for i in range(8)])
     assert conversation_summarise(conversation_id=conversation.pk)
     calls = [r["body"] for r in fake_openai.requests]
     # Turns are folded oldest first, one model call at a time, each carrying the last summary.

@@ -42,15 +42,24 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="package")
-def site_browser(site: Site) -> Iterator[Browser]:
+def package_browser() -> Iterator[Browser]:
+    """The folder's one Chromium: Playwright's sync API allows one instance per thread, and
+    every test here drives it on the same Playwright thread."""
+    require(chromium_path() is not None, "the browser tests need Chromium at /usr/bin/chromium")
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="package")
+def site_browser(package_browser: Browser, site: Site) -> Browser:
     def remember_login(browser: Browser) -> None:
         context = new_context(browser, site, logged_in=False)
         log_in(context.new_page(), site.email)
         site.storage_state = context.storage_state()
         context.close()
 
-    with chromium(remember_login) as browser:
-        yield browser
+    on_playwright_thread(remember_login, package_browser)
+    return package_browser
 
 
 @pytest.fixture

@@ -8,17 +8,14 @@ records every request it makes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser_support import chromium, on_playwright_thread, playwright_test
-from tests.conftest import require
+from tests.browser_support import on_playwright_thread, playwright_test
 from tests.security.payloads import ALL_IN_ONE, FOREIGN, LEAKS
-from tests.stack import chromium_path
 
 pytestmark = pytest.mark.browser
 
@@ -55,11 +52,9 @@ LOADING = """
 """
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require(chromium_path() is not None, "the sanitiser tests need Chromium at /usr/bin/chromium")
-    with chromium() as browser:
-        yield browser
+@pytest.fixture
+def browser(package_browser: Browser) -> Browser:
+    return package_browser
 
 
 def _open(browser: Browser, requests: list[str]) -> Page:
