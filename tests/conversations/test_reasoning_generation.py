@@ -180,3 +180,24 @@ async def test_the_sweep_keeps_an_orphans_reasoning(user, reasoning_bot, setting
     reply = await Message.objects.aget(pk=sent.reply.pk)
     assert reply.status == "failed"
     assert (reply.content, reply.reasoning) == ("Echo: half", "Thinking about it")
+
+
+async def test_a_database_checkpoint_saves_the_reasoning_so_far(
+    user, reasoning_bot, fake_openai, settings
+):
+    settings.CHATLAB_CHECKPOINTS = "database"
+    settings.CHATLAB_CHECKPOINT_SECONDS = 0.2
+    settings.CHATLAB_CHECKPOINT_GROWTH = 100.0  # one checkpoint, then the final save
+    fake_openai.configure(ttft=0.0, rate=20, tokens=30)
+    sent = await _send(user, reasoning_bot)
+    with WriteCounter() as counter:
+        live = runner().start(sent.reply.pk, sent.conversation.pk)
+        await asyncio.sleep(0.7)
+        midway = await Message.objects.aget(pk=sent.reply.pk)
+        await live.task
+    # Saved at 0.2 s, while the model was still thinking.
+    assert midway.status == "streaming" and midway.content == ""
+    assert midway.reasoning.startswith("Thinking about:")
+    assert counter.count("conversations_message") == 2  # the checkpoint and the final save
+    final = await Message.objects.aget(pk=sent.reply.pk)
+    assert final.reasoning == "Thinking about: why is the sky blue"
