@@ -91,15 +91,6 @@ class LiveReply:
 
 
 @dataclass
-class _Outcome:
-    status: str = Message.Status.COMPLETE
-    error: str = ""
-    usage: Usage | None = None
-    ttft_ms: int | None = None
-    thinking: _Thinking = field(default_factory=lambda: _Thinking())
-
-
-@dataclass
 class _Thinking:
     """When the model reasoned: from its first thought to its first answer token."""
 
@@ -121,6 +112,15 @@ class _Thinking:
         if self.ms is None and self.started is not None and self.last is not None:
             return int((self.last - self.started) * 1000)  # it never answered
         return self.ms
+
+
+@dataclass
+class _Outcome:
+    status: str = Message.Status.COMPLETE
+    error: str = ""
+    usage: Usage | None = None
+    ttft_ms: int | None = None
+    thinking: _Thinking = field(default_factory=_Thinking)
 
 
 def reply_for_writing(message_id: str) -> Message | None:

@@ -50,5 +50,6 @@ def test_the_markdown_export_quotes_the_reasoning_apart():
     text = conversation_markdown(
         {"id": "c", "title": "Sky", "bot": "r1", "created_at": None},
         [{"role": "user", "content": "why blue?"},
-         {"role": "assistant", "content": "Rayleigh.", "reasoning": "Light scatters.\nShort waves."}])
+         {"role": "assistant", "content": "Rayleigh.",
+          "reasoning": "Light scatters.\nShort waves."}])
     assert "> *Thinking:*\n>\n> Light scatters.\n> Short waves.\n\nRayleigh." in text
