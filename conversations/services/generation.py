@@ -198,7 +198,8 @@ async def generate_reply(live: LiveReply) -> None:
             checkpoints.stop()
             if reply is not None:
                 await asyncio.shield(_finish(live, reply, coalescer, started, _Outcome(
-                    status=Message.Status.FAILED, error=INTERRUPTED)))
+                    status=Message.Status.FAILED, error=INTERRUPTED,
+                    thinking=outcome.thinking)))
             raise
         task = asyncio.current_task()
         if task is not None:
