@@ -6,10 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markdown import Markdown
 from rich.table import Table
+from rich.text import Text
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -48,8 +49,15 @@ def history_table(conversations: list[dict[str, Any]]) -> Table:
 @dataclass
 class Reply:
     text: str = ""
+    # What a reasoning model thought first: shown dimmed above the answer, kept apart from it.
+    reasoning: str = ""
     done: dict[str, Any] | None = None
     interrupted: bool = False
+
+    def renderable(self) -> RenderableType:
+        if not self.reasoning:
+            return Markdown(self.text)
+        return Group(Text(self.reasoning, style="dim"), Text(""), Markdown(self.text))
 
 
 def stream_reply(events: Iterable[tuple[str, dict[str, Any]]], out: Console = console) -> Reply:
@@ -60,16 +68,24 @@ def stream_reply(events: Iterable[tuple[str, dict[str, Any]]], out: Console = co
             for event, data in events:
                 if event == "snapshot":
                     reply.text = data.get("content", "")
+                    reply.reasoning = data.get("reasoning") or ""
                 elif event == "delta":
                     reply.text += data.get("text", "")
+                    reply.reasoning += data.get("reasoning") or ""
                 elif event == "done":
                     reply.done = data
                     break
-                live.update(Markdown(reply.text))
+                live.update(reply.renderable())
         except KeyboardInterrupt:
             reply.interrupted = True
-        live.update(Markdown(reply.text))
+        live.update(reply.renderable())
     return reply
+
+
+def quoted_reasoning(reasoning: str) -> str:
+    """A reply's reasoning as a Markdown quote, so an export keeps it apart from the answer."""
+    body = "\n".join(f"> {line}".rstrip() for line in reasoning.splitlines())
+    return f"> *Thinking:*\n>\n{body}"
 
 
 def _speaker(message: dict[str, Any], bot: str) -> str:
@@ -82,7 +98,10 @@ def conversation_markdown(conversation: dict[str, Any], messages: list[dict[str,
              f"- Bot: {bot}", f"- Started: {when(conversation.get('created_at'))}",
              f"- Id: {conversation['id']}", ""]
     for message in messages:
-        lines += [f"## {_speaker(message, bot)}", "", message.get("content") or "", ""]
+        lines += [f"## {_speaker(message, bot)}", ""]
+        if message.get("reasoning"):
+            lines += [quoted_reasoning(message["reasoning"]), ""]
+        lines += [message.get("content") or "", ""]
         if message.get("status") in ("failed", "cancelled"):
             note = message.get("error") or message["status"]
             lines += [f"*({note})*", ""]

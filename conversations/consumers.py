@@ -372,15 +372,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
         kind = event["kind"]
         key = self._stream_key(event["id"])
         if kind == "delta":
-            await self._send([key, event["seq"], event["text"]])
+            reasoning = event.get("reasoning")
+            # [k, n, text], or [k, n, text, reasoning] from a model that thinks aloud.
+            await self._send([key, event["seq"], event["text"], reasoning] if reasoning
+                             else [key, event["seq"], event["text"]])
         elif kind == "snapshot":
             await self._send({"type": "snapshot", "id": event["id"], "k": key, "n": event["seq"],
-                              "content": event["content"], "status": event["status"]})
+                              "content": event["content"], "status": event["status"],
+                              "reasoning": event.get("reasoning", "")})
         elif kind == "done":
             # A completed reply needs no more words; the full message is one GET away.
             frame: dict[str, Any] = {"type": "done", "k": key, "n": event["seq"]}
             if not asked:  # a follower may have seen nothing of this reply but its deltas
                 frame["id"] = event["id"]
+            if event["message"].get("reasoning_ms") is not None:  # "Thought for N s"
+                frame["reasoning_ms"] = event["message"]["reasoning_ms"]
             status = event["message"]["status"]
             if status != Message.Status.COMPLETE:
                 frame.update(status=status, error=event["message"]["error"])

@@ -223,6 +223,15 @@ class Message(models.Model):
     )
     role = models.CharField(max_length=10, choices=Role.choices)
     content = models.TextField(blank=True)
+    # What a reasoning model thought before answering: shown apart, never sent back to it.
+    # In columns of their own (not in `parts`) because every reply that has it writes it in
+    # the same update as its text, and context and search read `content` alone.
+    reasoning = models.TextField(_("reasoning"), blank=True)
+    # From the first reasoning delta to the first answer token (the "Thought for N s").
+    reasoning_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Parts besides text and reasoning (attachments, tool steps, sources), in order, each a
+    # {"kind": ..., ...} dict; written with the text, never in writes of their own.
+    parts = models.JSONField(default=list, blank=True)
     # A user message's detected language (services.language); empty on replies.
     language = models.CharField(_("language"), max_length=12, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETE)
@@ -242,6 +251,8 @@ class Message(models.Model):
     model = models.CharField(max_length=200, blank=True)
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # Of completion_tokens, those spent reasoning (OpenAI counts them in completion_tokens).
+    reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
     ttft_ms = models.PositiveIntegerField(_("time to first token (ms)"), null=True, blank=True)
     total_ms = models.PositiveIntegerField(_("total time (ms)"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -72,6 +72,12 @@ def openai_bot(db, fake_openai: FakeOpenAI) -> Bot:
 
 
 @pytest.fixture
+def reasoning_bot(openai_bot: Bot) -> Bot:
+    """A DeepSeek-R1-style bot: the fake server streams its reasoning before the answer."""
+    return BotFactory(slug="r1", name="R1", provider=openai_bot.provider, model="deepseek-r1")
+
+
+@pytest.fixture
 def logged_in(client: Client, user) -> Client:
     client.force_login(user)
     return client

@@ -132,7 +132,7 @@ class ChatSocket:
 
 class FrameDecoder:
     """Server frames as uniform dicts, the way the page's script reads them: a delta
-    [k, n, text] becomes {"k", "n", "d"}; a reply is always {"id", ...}; a done frame gets the
+    [k, n, text] becomes {"k", "n", "d"} (and [k, n, text, reasoning] also "r"); a reply is always {"id", ...}; a done frame gets the
     reply id its stream key stands for, and its status ("complete" when it says none)."""
 
     def __init__(self) -> None:
@@ -141,8 +141,8 @@ class FrameDecoder:
     def __call__(self, raw: str) -> Frame:
         frame = json.loads(raw)
         if isinstance(frame, list):
-            key, seq, text = frame
-            return {"k": key, "n": seq, "d": text}
+            key, seq, text, *reasoning = frame
+            return {"k": key, "n": seq, "d": text, "r": "".join(reasoning)}
         kind = frame.get("type")
         if kind in ("sent", "regenerated"):
             if isinstance(frame.get("reply"), str):

@@ -193,7 +193,7 @@ async def test_the_coalescer_sends_the_first_delta_at_once_then_batches():
     sent: list[tuple[float, int, str]] = []
     start = time.monotonic()
 
-    async def emit(seq: int, text: str) -> None:
+    async def emit(seq: int, text: str, reasoning: str) -> None:
         sent.append((time.monotonic() - start, seq, text))
 
     coalescer = Coalescer(0.05, emit)

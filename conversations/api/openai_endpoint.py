@@ -174,20 +174,27 @@ def _finish_reason(call: Call, completion_tokens: int | None) -> str:
     return "length" if completion_tokens is not None and completion_tokens >= call.cap else "stop"
 
 
-def _usage(prompt: int | None, completion: int | None) -> dict[str, int]:
+def _usage(prompt: int | None, completion: int | None,
+           reasoning: int | None = None) -> dict[str, Any]:
     prompt, completion = prompt or 0, completion or 0
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+    usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                             "total_tokens": prompt + completion}
+    if reasoning is not None:  # part of completion_tokens, as OpenAI reports it
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    return usage
 
 
 def _completion(call: Call, reply: Message) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.content, "refusal": None}
+    if reply.reasoning:
+        # The field DeepSeek-R1 servers (vLLM, Ollama, LM Studio) use; SDKs keep it as extra.
+        message["reasoning_content"] = reply.reasoning
     return {
         "id": call.completion_id, "object": "chat.completion", "created": call.created,
         "model": call.params.model, "system_fingerprint": None,
-        "choices": [{"index": 0, "logprobs": None,
-                     "message": {"role": "assistant", "content": reply.content, "refusal": None},
+        "choices": [{"index": 0, "logprobs": None, "message": message,
                      "finish_reason": _finish_reason(call, reply.completion_tokens)}],
-        "usage": _usage(reply.prompt_tokens, reply.completion_tokens),
+        "usage": _usage(reply.prompt_tokens, reply.completion_tokens, reply.reasoning_tokens),
     }
 
 
@@ -210,7 +217,12 @@ async def _chunks(call: Call, sink: QueueSink, live: LiveReply) -> AsyncIterator
         yield chunk({"role": "assistant", "content": ""})
         while (event := await sink.queue.get()) is not None:
             if event.get("kind") == "delta":
-                yield chunk({"content": event["text"]})
+                if event.get("reasoning"):
+                    # Its own chunk, before the frame's text: clients that show reasoning_content
+                    # (as from DeepSeek-R1 servers) expect it apart from the content.
+                    yield chunk({"reasoning_content": event["reasoning"]})
+                if event["text"]:
+                    yield chunk({"content": event["text"]})
             elif event.get("kind") == "done":
                 break
         # The done event, or (should the reply end without one) the saved message.
@@ -225,7 +237,8 @@ async def _chunks(call: Call, sink: QueueSink, live: LiveReply) -> AsyncIterator
             yield _data({"id": call.completion_id, "object": "chat.completion.chunk",
                          "created": call.created, "model": call.params.model,
                          "system_fingerprint": None, "choices": [],
-                         "usage": _usage(final["prompt_tokens"], final["completion_tokens"])})
+                         "usage": _usage(final["prompt_tokens"], final["completion_tokens"],
+                                         final.get("reasoning_tokens"))})
         yield b"data: [DONE]\n\n"
     finally:
         # The client may have left: the reply goes on, to the conversation's group only.
@@ -235,7 +248,8 @@ async def _chunks(call: Call, sink: QueueSink, live: LiveReply) -> AsyncIterator
 async def _saved(reply_id: str) -> dict[str, Any]:
     reply = await Message.objects.aget(pk=reply_id)
     return {"status": reply.status, "error": reply.error or "The reply was interrupted.",
-            "prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens}
+            "prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
+            "reasoning_tokens": reply.reasoning_tokens}
 
 
 # Models ----------------------------------------------------------------------------------------

@@ -159,6 +159,8 @@ class MessageSerializer(serializers.ModelSerializer):
         fields = [
             "id", "role", "content", "status", "error", "reply_to", "replaces", "created_at", "model",
             "prompt_tokens", "completion_tokens", "ttft_ms", "total_ms",
+            # What a reasoning model thought, apart from its answer (issue #18).
+            "reasoning", "reasoning_tokens", "reasoning_ms",
         ]
 
 

@@ -4,8 +4,8 @@ A client may attach at any time, mid-reply or after: it first gets a ``snapshot`
 far), then ``delta`` events, then ``done``. Disconnecting does not stop the reply; attaching
 again picks up where it is. Events:
 
-    event: snapshot  data: {"id", "seq", "content", "status"}
-    event: delta     data: {"seq", "text"}
+    event: snapshot  data: {"id", "seq", "content", "reasoning", "status"}
+    event: delta     data: {"seq", "text"} (+ "reasoning" when the model thought aloud)
     event: done      data: {the message without content}
 """
 
@@ -53,6 +53,18 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
+def _delta(event: dict[str, Any]) -> bytes:
+    data = {"seq": event["seq"], "text": event["text"]}
+    if event.get("reasoning"):
+        data["reasoning"] = event["reasoning"]
+    return _sse("delta", data)
+
+
+def _snapshot(message_id: str, seq: int, content: str, reasoning: str, status: str) -> bytes:
+    return _sse("snapshot", {"id": message_id, "seq": seq, "content": content,
+                             "reasoning": reasoning, "status": status})
+
+
 async def message_stream(request: HttpRequest, message_id: str) -> HttpResponse:
     if request.method != "GET":
         return _error("method_not_allowed", "Use GET.", 405)
@@ -92,8 +104,8 @@ async def _local_events(message: Message, live: LiveReply) -> AsyncIterator[byte
     live.fanout.local.append(sink)
     try:
         seq = snapshot["seq"]
-        yield _sse("snapshot", {"id": snapshot["id"], "seq": seq,
-                                "content": snapshot["content"], "status": snapshot["status"]})
+        yield _snapshot(snapshot["id"], seq, snapshot["content"], snapshot["reasoning"],
+                        snapshot["status"])
         while True:
             try:
                 event = await asyncio.wait_for(sink.queue.get(), IDLE_CHECK_SECONDS)
@@ -105,7 +117,7 @@ async def _local_events(message: Message, live: LiveReply) -> AsyncIterator[byte
                 continue
             if event["kind"] == "delta" and event["seq"] == seq + 1:
                 seq = event["seq"]
-                yield _sse("delta", {"seq": seq, "text": event["text"]})
+                yield _delta(event)
             elif event["kind"] == "done":
                 yield _sse("done", event["message"])
                 return
@@ -158,19 +170,19 @@ async def _events(message: Message) -> AsyncIterator[bytes]:
             kind = event["kind"]
             if kind == "snapshot" and seq is None:
                 seq = event["seq"]
-                yield _sse("snapshot", {"id": key, "seq": seq, "content": event["content"],
-                                        "status": event["status"]})
+                yield _snapshot(key, seq, event["content"], event.get("reasoning", ""),
+                                event["status"])
                 for delta in sorted(early, key=lambda d: d["seq"]):
                     if delta["seq"] == seq + 1:
                         seq = delta["seq"]
-                        yield _sse("delta", {"seq": seq, "text": delta["text"]})
+                        yield _delta(delta)
                 early.clear()
             elif kind == "delta":
                 if seq is None:
                     early.append(event)
                 elif event["seq"] == seq + 1:
                     seq = event["seq"]
-                    yield _sse("delta", {"seq": seq, "text": event["text"]})
+                    yield _delta(event)
             elif kind == "done":
                 if seq is None or event["seq"] != seq:
                     # Attached too late for the live text: send the saved message whole.
@@ -206,6 +218,6 @@ async def _idle(message: Message) -> _Idle:
 
 
 def _final(message: Message) -> bytes:
-    return _sse("snapshot", {"id": str(message.pk), "seq": -1, "content": message.content,
-                             "status": message.status}) + _sse(
+    return _snapshot(str(message.pk), -1, message.content, message.reasoning,
+                     message.status) + _sse(
         "done", message_payload(message, with_content=False))

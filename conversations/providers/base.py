@@ -31,8 +31,8 @@ class ChatRequest:
     # from it, and stores a correction on bot_id when the server still refuses a parameter.
     capabilities: Capabilities | None = None
     bot_id: int | None = None
-    # Yield ReasoningDelta items for a model that streams its reasoning; off until the
-    # generation service handles items other than text and Usage.
+    # Yield ReasoningDelta items for a model that streams its reasoning (chat replies set it;
+    # titles and summaries want the answer alone).
     want_reasoning: bool = False
 
 

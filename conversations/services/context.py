@@ -117,6 +117,8 @@ def build_request(
         language=language,
         capabilities=capabilities,
         bot_id=bot.pk,
+        # Shown and stored apart from the answer; _history_rows never sends it back.
+        want_reasoning=True,
     )
 
 
@@ -202,6 +204,7 @@ def _history_rows(reply: Message, history: list[dict[str, str]] | None) -> list[
     )
     if conversation.summary_through is not None:
         rows = rows.filter(created_at__gt=conversation.summary_through)
+    # The content alone: a reply's reasoning (Message.reasoning) is never context.
     return list(rows.order_by("-created_at").values_list("role", "content")[:HISTORY_ROWS])
 
 

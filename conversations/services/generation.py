@@ -27,7 +27,7 @@ from accounts.models import RolePolicy
 from conversations.db_threads import on_db_thread
 from conversations.models import Message
 from conversations.providers import ChatRequest, ProviderError, Usage, backend_for
-from conversations.providers.base import request_written
+from conversations.providers.base import ReasoningDelta, request_written
 
 from .background import FollowUp, held_follow_ups, hold_follow_ups, send_follow_ups
 from .coalesce import Coalescer
@@ -85,8 +85,33 @@ class LiveReply:
             "id": self.message_id,
             "seq": c.seq if c else 0,
             "content": c.sent_text() if c else "",
+            "reasoning": c.sent_reasoning() if c else "",
             "status": Message.Status.STREAMING,
         }
+
+
+@dataclass
+class _Thinking:
+    """When the model reasoned: from its first thought to its first answer token."""
+
+    started: float | None = None
+    last: float | None = None
+    ms: int | None = None
+
+    def thought(self) -> None:
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        self.last = now
+
+    def answered(self) -> None:
+        if self.started is not None and self.ms is None:
+            self.ms = int((time.monotonic() - self.started) * 1000)
+
+    def duration_ms(self) -> int | None:
+        if self.ms is None and self.started is not None and self.last is not None:
+            return int((self.last - self.started) * 1000)  # it never answered
+        return self.ms
 
 
 @dataclass
@@ -95,6 +120,7 @@ class _Outcome:
     error: str = ""
     usage: Usage | None = None
     ttft_ms: int | None = None
+    thinking: _Thinking = field(default_factory=_Thinking)
 
 
 def reply_for_writing(message_id: str) -> Message | None:
@@ -113,8 +139,8 @@ async def generate_reply(live: LiveReply) -> None:
     outcome = _Outcome()
     live.coalescer = coalescer = Coalescer(
         settings.CHATLAB_COALESCE_MS / 1000,
-        lambda seq, text: live.fanout.send(
-            {"kind": "delta", "id": live.message_id, "seq": seq, "text": text}
+        lambda seq, text, reasoning: live.fanout.send(
+            delta_event(live.message_id, seq, text, reasoning)
         ),
     )
     checkpoints = _checkpoints(live.message_id, coalescer)
@@ -153,7 +179,12 @@ async def generate_reply(live: LiveReply) -> None:
                         continue
                     if outcome.ttft_ms is None:
                         outcome.ttft_ms = int((time.monotonic() - started) * 1000)
-                    coalescer.push(item)
+                    if isinstance(item, ReasoningDelta):
+                        outcome.thinking.thought()
+                        coalescer.push_reasoning(item.text)
+                    else:
+                        outcome.thinking.answered()
+                        coalescer.push(item)
                     checkpoints.maybe_save()
     except ProviderError as exc:
         log.info("reply %s failed: %s (%s)", live.message_id, exc.code, exc.detail)
@@ -167,7 +198,8 @@ async def generate_reply(live: LiveReply) -> None:
             checkpoints.stop()
             if reply is not None:
                 await asyncio.shield(_finish(live, reply, coalescer, started, _Outcome(
-                    status=Message.Status.FAILED, error=INTERRUPTED)))
+                    status=Message.Status.FAILED, error=INTERRUPTED,
+                    thinking=outcome.thinking)))
             raise
         task = asyncio.current_task()
         if task is not None:
@@ -201,12 +233,17 @@ async def _finish(
         "status": outcome.status,
         "error": outcome.error,
         "content": coalescer.received_text(),
+        "reasoning": coalescer.received_reasoning(),
+        "reasoning_ms": outcome.thinking.duration_ms(),
         "ttft_ms": outcome.ttft_ms,
         "total_ms": int((time.monotonic() - started) * 1000),
         "updated_at": timezone.now(),  # update() skips auto_now
     }
     if usage is not None:
-        fields.update(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+        # reasoning_tokens are part of completion_tokens (OpenAI's usage): stored to be
+        # shown, never added again.
+        fields.update(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                      reasoning_tokens=usage.reasoning_tokens)
         if usage.model:
             fields["model"] = usage.model
     try:
@@ -216,7 +253,8 @@ async def _finish(
         # store with the interrupted notice; the readers are told now, not left waiting.
         log.exception("reply %s could not be saved", live.message_id)
         with contextlib.suppress(Exception):
-            await cache.aset(checkpoint_key(live.message_id), fields["content"],
+            await cache.aset(checkpoint_key(live.message_id),
+                             checkpoint_value(fields["content"], fields["reasoning"]),
                              timeout=_checkpoint_ttl())
         saved = 0
         reply.status, reply.error = Message.Status.FAILED, INTERRUPTED
@@ -282,12 +320,38 @@ def checkpoint_key(message_id: object) -> str:
     return f"chatlab:reply-text:{message_id}"
 
 
-async def checkpoint_save(message_id: str, text: str) -> None:
+def delta_event(message_id: str, seq: int, text: str, reasoning: str = "") -> dict[str, Any]:
+    event: dict[str, Any] = {"kind": "delta", "id": message_id, "seq": seq, "text": text}
+    if reasoning:  # only a reasoning model's frames carry it
+        event["reasoning"] = reasoning
+    return event
+
+
+def checkpoint_value(text: str, reasoning: str) -> str | dict[str, str]:
+    """What a cache checkpoint holds: the text alone, as before reasoning was kept, unless
+    the model reasoned."""
+    return {"content": text, "reasoning": reasoning} if reasoning else text
+
+
+def checkpoint_parts(value: object) -> tuple[str, str]:
+    """(text, reasoning) of a cache checkpoint; ("", "") for none or a foreign value."""
+    if isinstance(value, str):
+        return value, ""
+    if isinstance(value, dict):
+        text, reasoning = value.get("content"), value.get("reasoning")
+        return (text if isinstance(text, str) else "",
+                reasoning if isinstance(reasoning, str) else "")
+    return "", ""
+
+
+async def checkpoint_save(message_id: str, text: str, reasoning: str = "") -> None:
     if settings.CHATLAB_CHECKPOINTS == "cache":
-        await cache.aset(checkpoint_key(message_id), text, timeout=_checkpoint_ttl())
+        await cache.aset(checkpoint_key(message_id), checkpoint_value(text, reasoning),
+                         timeout=_checkpoint_ttl())
         return
     await Message.objects.filter(pk=message_id, status__in=Message.ACTIVE).aupdate(
-        content=text, status=Message.Status.STREAMING, updated_at=timezone.now()
+        content=text, reasoning=reasoning, status=Message.Status.STREAMING,
+        updated_at=timezone.now()
     )
 
 
@@ -320,7 +384,8 @@ class _CacheCheckpoints:
             await self._grew.wait()
             self._grew.clear()
             try:
-                await checkpoint_save(self.message_id, self.coalescer.received_text())
+                await checkpoint_save(self.message_id, self.coalescer.received_text(),
+                                      self.coalescer.received_reasoning())
             except Exception:
                 if not warned:  # once per reply: the reply itself goes on
                     log.warning("checkpoint of %s failed", self.message_id, exc_info=True)
@@ -353,9 +418,11 @@ async def replies_as_stored(replies: list[Message]) -> list[dict[str, Any]]:
     payloads = []
     for message in replies:
         payload = message_payload(message)
-        text = saved.get(checkpoint_key(message.pk))
-        if isinstance(text, str) and len(text) > len(message.content):
+        text, reasoning = checkpoint_parts(saved.get(checkpoint_key(message.pk)))
+        if len(text) > len(message.content):
             payload["content"] = text
+        if len(reasoning) > len(message.reasoning):
+            payload["reasoning"] = reasoning
         payloads.append(payload)
     return payloads
 
@@ -381,7 +448,8 @@ class _Checkpoints:
         self.interval *= settings.CHATLAB_CHECKPOINT_GROWTH
         self.due = now + self.interval
         self.task = asyncio.create_task(
-            checkpoint_save(self.message_id, self.coalescer.received_text())
+            checkpoint_save(self.message_id, self.coalescer.received_text(),
+                            self.coalescer.received_reasoning())
         )
 
     async def drain(self) -> None:

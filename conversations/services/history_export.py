@@ -23,6 +23,14 @@ VERSION = 1
 
 MESSAGE_FIELDS = ("role", "content", "status", "error", "model", "prompt_tokens",
                   "completion_tokens", "ttft_ms", "total_ms")
+# Written only where the reply has them, so files of replies without reasoning stay as they
+# were, and importing a file and exporting it again still gives the same bytes.
+REASONING_FIELDS = ("reasoning", "reasoning_ms", "reasoning_tokens")
+
+
+def _reasoning(m: Message) -> dict[str, Any]:
+    return {name: getattr(m, name) for name in REASONING_FIELDS
+            if getattr(m, name) not in ("", None)}
 
 
 def _when(value: datetime | None) -> str | None:
@@ -59,6 +67,7 @@ def conversation_data(conversation: Conversation) -> dict[str, Any]:
         "messages": [
             {
                 **{name: getattr(m, name) for name in MESSAGE_FIELDS},
+                **_reasoning(m),
                 "reply_to": position.get(m.reply_to_id) if m.reply_to_id else None,
                 "superseded_at": _when(m.superseded_at),
                 "created_at": _when(m.created_at),
@@ -86,6 +95,15 @@ def export_markdown(conversations: Iterable[Conversation]) -> str:
             who = "You" if m.role == Message.Role.USER else conversation.bot.name
             if m.superseded_at:
                 who += " (previous version)"
-            lines += [f"**{who}:**", "", m.content or f"*({m.status})*", ""]
+            lines += [f"**{who}:**", ""]
+            if m.reasoning:
+                lines += [_quoted_reasoning(m.reasoning), ""]
+            lines += [m.content or f"*({m.status})*", ""]
         parts.append("\n".join(lines))
     return "\n---\n\n".join(parts)
+
+
+def _quoted_reasoning(reasoning: str) -> str:
+    """The model's reasoning as a quote above its answer: readers skip it, as the web folds it."""
+    body = "\n".join(f"> {line}".rstrip() for line in reasoning.splitlines())
+    return f"> *Thinking:*\n>\n{body}"

@@ -66,6 +66,9 @@ class ParsedMessage:
     completion_tokens: int | None = None
     ttft_ms: int | None = None
     total_ms: int | None = None
+    reasoning: str = ""
+    reasoning_ms: int | None = None
+    reasoning_tokens: int | None = None
     reply_to: int | None = None
     superseded_at: datetime | None = None
 
@@ -195,6 +198,9 @@ def parse_chatlab(item: Any) -> ParsedConversation:
             completion_tokens=_count(m.get("completion_tokens"), "completion_tokens"),
             ttft_ms=_count(m.get("ttft_ms"), "ttft_ms"),
             total_ms=_count(m.get("total_ms"), "total_ms"),
+            reasoning=_text(m.get("reasoning"), "reasoning"),
+            reasoning_ms=_count(m.get("reasoning_ms"), "reasoning_ms"),
+            reasoning_tokens=_count(m.get("reasoning_tokens"), "reasoning_tokens"),
             reply_to=reply_to,
             superseded_at=_when(m.get("superseded_at"), "superseded_at"),
         ))
@@ -335,7 +341,8 @@ def conversation_import(*, user: User, parsed: ParsedConversation, bot: Bot) -> 
             id=uuid.uuid4(), conversation=conversation, role=m.role, content=m.content,
             status=status, error=error, model=m.model, prompt_tokens=m.prompt_tokens,
             completion_tokens=m.completion_tokens, ttft_ms=m.ttft_ms, total_ms=m.total_ms,
-            superseded_at=m.superseded_at,
+            reasoning=m.reasoning, reasoning_ms=m.reasoning_ms,
+            reasoning_tokens=m.reasoning_tokens, superseded_at=m.superseded_at,
             reply_to=None,
         ))
     for row, m in zip(rows, parsed.messages, strict=True):

@@ -21,11 +21,15 @@ def message_payload(message: Message, *, with_content: bool = True) -> dict[str,
         "model": message.model,
         "prompt_tokens": message.prompt_tokens,
         "completion_tokens": message.completion_tokens,
+        "reasoning_tokens": message.reasoning_tokens,
+        "reasoning_ms": message.reasoning_ms,
         "ttft_ms": message.ttft_ms,
         "total_ms": message.total_ms,
     }
     if with_content:
         data["content"] = message.content
+        # Apart from the content, and never part of it: what the model thought first.
+        data["reasoning"] = message.reasoning
     return data
 
 

@@ -17,7 +17,7 @@ from conversations.hooks import replies_interrupted
 from conversations.models import Message
 
 from .fanout import GROUP_EVENT, conversation_group
-from .generation import INTERRUPTED, checkpoint_key
+from .generation import INTERRUPTED, checkpoint_key, checkpoint_parts
 from .payloads import message_payload
 from .runner import CONTROL_GROUP
 
@@ -79,11 +79,11 @@ async def sweep_interrupted_replies() -> int:
     saved = await cache.aget_many([checkpoint_key(pk) for pk in orphans])
     count = 0
     for pk in orphans:
-        text = saved.get(checkpoint_key(pk))
-        if text:
+        text, reasoning = checkpoint_parts(saved.get(checkpoint_key(pk)))
+        if text or reasoning:
             count += await Message.objects.filter(_stale(), pk=pk).aupdate(
                 status=Message.Status.FAILED, error=INTERRUPTED, content=text,
-                updated_at=timezone.now(),
+                reasoning=reasoning, updated_at=timezone.now(),
             )
     count += await Message.objects.filter(_stale(), pk__in=orphans).aupdate(
         status=Message.Status.FAILED, error=INTERRUPTED, updated_at=timezone.now()

@@ -5,6 +5,9 @@ generation service writes messenger replies exactly as it writes web ones; this 
 decides when the platform hears about them. The first words go out at once; after that the
 message is edited at most once per transport.edit_interval (never per token), and the last edit
 carries the complete text. A reply longer than the platform's limit continues in new messages.
+While a reasoning model thinks (its reasoning streams, no answer yet) the message shows a
+"Thinking…" status, sent once, which the answer's first edit replaces; the reasoning itself
+stays on the website.
 An API failure is recorded on the integration and ends the live edits; it never ends the reply.
 
 Where the reply is shown is kept for the sweep (services.interrupted): a ReplyPost row when a
@@ -22,6 +25,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from conversations.models import Message
 
@@ -30,6 +35,8 @@ from ..transports.base import Target, Transport, TransportError, split_text, wit
 from .errors import integration_error_record
 
 log = logging.getLogger(__name__)
+
+THINKING = gettext_noop("Thinking…")
 
 
 class MessengerSink:
@@ -43,6 +50,7 @@ class MessengerSink:
         self.reply_id = reply_id  # "" : nothing kept for the sweep
         self.language = language
         self.text = ""
+        self.thinking = False  # the model's reasoning streams, no answer yet
         self.status = ""
         self.error = ""
         self.refs: list[str] = []  # the platform's message ids, one per piece of the reply
@@ -57,7 +65,11 @@ class MessengerSink:
         kind = event.get("kind")
         if kind == "delta":
             self.text += event.get("text", "")
-            self._wake.set()
+            if event.get("reasoning") and not self.thinking and not self.text:
+                self.thinking = True
+                self._wake.set()  # once: more thoughts change nothing the person sees
+            if event.get("text"):
+                self._wake.set()
         elif kind == "done":
             message = event.get("message") or {}
             self.status = message.get("status", "")
@@ -94,18 +106,25 @@ class MessengerSink:
                         pass
             done = self._done.is_set()
             if not self.failed:
-                await self._show(self.final_text() if done else self.text)
+                if done or self.text:
+                    await self._show(self.final_text() if done else self.text)
+                elif self.thinking:
+                    await self._show(self._status(), status=True)
             if done:
                 return
 
-    async def _show(self, text: str) -> None:
+    def _status(self) -> str:
+        with translation.override(self.language or None):
+            return "💭 " + translation.gettext(THINKING)
+
+    async def _show(self, text: str, *, status: bool = False) -> None:
         if not text.strip():
             return
         pieces = split_text(text, self.transport.max_chars)
         sent = len(self.refs)
         keep = bool(self.reply_id) and not self._done.is_set()
         try:
-            if keep:
+            if keep and not status:  # a status is not reply text to keep
                 # Before the platform shows it: a process killed right after an edit still
                 # leaves at least what the person saw.
                 await self._keep(self._keep_text, text)

@@ -1,11 +1,13 @@
 // The chat page: renders the thread, sends over the socket, and applies streamed frames.
-// Frames carry a per-socket stream key "k" and a sequence number "n"; deltas are [k, n, text].
+// Frames carry a per-socket stream key "k" and a sequence number "n"; deltas are [k, n, text],
+// or [k, n, text, reasoning] from a model that streams what it thinks before answering.
 (function () {
   "use strict";
   const state = JSON.parse(document.getElementById("chat-state").textContent);
   // gettext comes from the JavaScript catalog (/jsi18n/) the page loads first; without it the
   // English text stands.
   const gettext = window.gettext || ((text) => text);
+  const interpolate = window.interpolate || ((fmt, args) => fmt.replace("%s", args[0]));
   const T = {
     newChat: gettext("New chat"),
     thinking: gettext("Thinking…"),
@@ -20,6 +22,9 @@
     save: gettext("Save and regenerate"),
     cancel: gettext("Cancel"),
     previousVersions: gettext("Previous versions"),
+    thoughts: gettext("Thoughts"),
+    // %s: whole seconds the model spent reasoning before it answered.
+    thoughtFor: gettext("Thought for %s s"),
   };
   const $ = (id) => document.getElementById(id);
   const list = $("messages"), prompt = $("prompt"), sendBtn = $("send"), stopBtn = $("stop");
@@ -42,9 +47,12 @@
   function makeView(message) {
     const el = document.createElement("article");
     el.className = `message ${message.role}`;
-    el.innerHTML = '<div class="body"></div><div class="meta"></div>';
+    el.innerHTML = '<details class="reasoning" hidden><summary></summary>' +
+      '<div class="reasoning-text"></div></details><div class="body"></div><div class="meta"></div>';
     const view = { id: message.id, role: message.role, el, content: message.content || "",
-                   status: message.status, seq: null, error: message.error || "", frame: 0 };
+                   status: message.status, seq: null, error: message.error || "", frame: 0,
+                   reasoning: message.reasoning || "", reasoningMs: message.reasoning_ms ?? null,
+                   thinkingSince: null, folded: !!message.content };
     list.appendChild(el);
     $("empty-state").hidden = true;
     if (message.id) byId.set(message.id, view);
@@ -122,7 +130,30 @@
     area.focus();
   }
 
+  // What the model thought: open while it thinks, folded once the answer starts (the person
+  // may open it again); shown as plain text, never as markup.
+  function renderReasoning(view) {
+    const box = view.el.querySelector(".reasoning");
+    box.hidden = !view.reasoning;
+    if (!view.reasoning) return;
+    const active = view.status === "pending" || view.status === "streaming";
+    const thinking = active && !view.content;
+    if (thinking && view.thinkingSince === null) view.thinkingSince = Date.now();
+    if (!thinking && view.reasoningMs === null && view.thinkingSince !== null) {
+      view.reasoningMs = Date.now() - view.thinkingSince;  // the server's figure comes at done
+    }
+    box.classList.toggle("live", thinking);
+    if (thinking) box.open = true;
+    else if (!view.folded) { view.folded = true; box.open = false; }
+    box.querySelector("summary").textContent = thinking ? T.thinking
+      : view.reasoningMs !== null
+        ? interpolate(T.thoughtFor, [Math.max(1, Math.round(view.reasoningMs / 1000))])
+        : T.thoughts;
+    box.querySelector(".reasoning-text").textContent = view.reasoning;
+  }
+
   function render(view) {
+    renderReasoning(view);
     const body = view.el.querySelector(".body");
     if (view.role === "assistant") body.innerHTML = window.renderMarkdown(view.content);
     else body.textContent = view.content;
@@ -143,7 +174,7 @@
     if (view.role !== "assistant") return;
     const active = view.status === "pending" || view.status === "streaming";
     // Until the first words arrive (a model may take seconds), show that something is going on.
-    if (active && !view.content) meta.append(span("typing", T.thinking));
+    if (active && !view.content && !view.reasoning) meta.append(span("typing", T.thinking));
     if (view.status === "failed") meta.append(span("error", view.error || T.failed));
     if (view.status === "cancelled") meta.append(span("muted", T.stopped));
     const isLast = list.lastElementChild === view.el;
@@ -196,6 +227,7 @@
     if (f.n !== view.seq + 1) { view.seq = null; send({ type: "sync" }); return; }
     view.seq = f.n;
     view.content += f.d;
+    if (f.r) view.reasoning += f.r;
     if (view.status === "pending") view.status = "streaming";
     scheduleRender(view);
   }
@@ -284,6 +316,7 @@
     snapshot(f) {
       let view = byId.get(f.id) || makeView({ id: f.id, role: "assistant", status: f.status, content: "" });
       view.content = f.content; view.seq = f.n; view.status = f.status;
+      view.reasoning = f.reasoning || view.reasoning;
       bind(f.k, view);
       setActive(view);
       render(view); stickToBottom();
@@ -294,6 +327,7 @@
       bind(f.k, view);
       // A reply that completed says nothing more; any other ending says how and why.
       Object.assign(view, { status: f.status || "complete", error: f.error || "" });
+      if (f.reasoning_ms !== undefined) view.reasoningMs = f.reasoning_ms;
       if (view.seq !== f.n) { send({ type: "sync" }); }
       render(view);
       setActive(null);
@@ -302,7 +336,9 @@
     message(f) {
       const view = byId.get(f.message.id) || makeView(f.message);
       Object.assign(view, { content: f.message.content, status: f.message.status,
-                            error: f.message.error, seq: null });
+                            error: f.message.error, seq: null,
+                            reasoning: f.message.reasoning || "",
+                            reasoningMs: f.message.reasoning_ms ?? null });
       render(view);
       setActive(view);
     },
@@ -334,8 +370,8 @@
     let f;
     try { f = JSON.parse(event.data); } catch (e) { return; }
     if (Array.isArray(f)) {
-      // A delta: [stream key, sequence number, text].
-      f = { k: f[0], n: f[1], d: f[2] };
+      // A delta: [stream key, sequence number, text, reasoning (only if any)].
+      f = { k: f[0], n: f[1], d: f[2], r: f[3] || "" };
       const view = byKey.get(f.k);
       if (view) applyDelta(view, f);
       else { if (!early.has(f.k)) early.set(f.k, []); early.get(f.k).push(f); }

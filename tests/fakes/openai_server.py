@@ -380,7 +380,7 @@ class FakeOpenAI:
         headers = {"x-request-id": f"req_{uuid.uuid4().hex}"}
 
         if not body.get("stream"):
-            await until(max(len(tokens) - 1, 0))
+            await until(max(len(thoughts) + len(tokens) - 1, 0))
             if b.drop_after is not None:
                 request.transport.close()  # type: ignore[union-attr]  # no response at all
                 return web.Response()
@@ -410,14 +410,16 @@ class FakeOpenAI:
         try:
             await until(0)
             await send({"role": "assistant", "content": ""})
-            for thought in thoughts:
+            # Thinking takes time like answering: one thought per token's slot.
+            for i, thought in enumerate(thoughts):
+                await until(i)
                 await send({"reasoning_content": thought, "content": None})
             for i, token in enumerate(tokens):
                 if b.drop_after is not None and i >= b.drop_after:
                     # Close the socket mid-body: the client sees an incomplete chunked response.
                     request.transport.close()  # type: ignore[union-attr]
                     return resp
-                await until(i)
+                await until(len(thoughts) + i)
                 await send({"content": token})
             await send({}, finish)
             if (body.get("stream_options") or {}).get("include_usage"):
