@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0009_bot_capabilities'),
+        ('conversations', '0010_search_at_scale'),
     ]
 
     operations = [
