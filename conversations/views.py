@@ -19,6 +19,8 @@ from .services.edits import conversation_thread
 from .services.payloads import bot_payload, message_payload
 
 SIDEBAR_LIMIT = 100
+# A new chat's ⋯ menu is rendered with this id in its URLs; chat.js swaps in the real one.
+MENU_PLACEHOLDER = str(uuid.UUID(int=0))
 
 
 def chat(request: HttpRequest, conversation_id: uuid.UUID | None = None) -> HttpResponse:
@@ -50,6 +52,7 @@ def chat(request: HttpRequest, conversation_id: uuid.UUID | None = None) -> Http
         "is_guest": is_guest,
         "allowance": allowance_for(actor, policy=policy) if actor else None,
         "bots": bots,
+        "menu_placeholder": MENU_PLACEHOLDER,
         "chat_state": {
             "conversation": str(conversation.pk) if conversation else None,
             "bot": conversation.bot.slug if conversation else (default_bot.slug if default_bot else None),

@@ -44,7 +44,8 @@
     el.className = `message ${message.role}`;
     el.innerHTML = '<div class="body"></div><div class="meta"></div>';
     const view = { id: message.id, role: message.role, el, content: message.content || "",
-                   status: message.status, seq: null, error: message.error || "", frame: 0 };
+                   status: message.status, seq: null, error: message.error || "", frame: 0,
+                   versions: message.versions || [] };
     list.appendChild(el);
     $("empty-state").hidden = true;
     if (message.id) byId.set(message.id, view);
@@ -224,6 +225,22 @@
     if (nav.firstElementChild !== link) nav.prepend(link);
   }
 
+  // A conversation started on this page gets the ⋯ menu its page has after a reload; the
+  // template renders it hidden, its URLs naming a placeholder id.
+  function showConversationMenu(id, title) {
+    const menu = $("conversation-menu");
+    if (!menu || !menu.hidden) return;
+    const placeholder = menu.dataset.placeholder;
+    for (const form of menu.querySelectorAll("form")) {
+      form.action = form.getAttribute("action").replace(placeholder, id);
+    }
+    for (const link of menu.querySelectorAll("a[href]")) {
+      link.href = link.getAttribute("href").replace(placeholder, id);
+    }
+    $("rename-title").value = title === T.newChat ? "" : title;
+    menu.hidden = false;
+  }
+
   const handlers = {
     conversation(f) {
       if (state.conversation === f.conversation.id) return;
@@ -233,6 +250,7 @@
       $("chat-title").textContent = title;
       document.title = `${title} · Chatlab`;
       bumpConversation(f.conversation.id, title);
+      showConversationMenu(f.conversation.id, title);
       // The bot is fixed once the conversation exists: show its name instead of the picker.
       const picker = $("bot-select");
       if (picker) {
@@ -251,12 +269,15 @@
       if (typeof f.conversation === "string") {
         handlers.conversation({ conversation: { id: f.conversation, title: titleFrom(mine ? mine.content : "") } });
       }
-      if (f.replaces && byId.has(f.replaces)) forget(byId.get(f.replaces));
+      // A regenerated reply (no new message) keeps the one it replaces as a previous version.
+      const replaced = f.replaces && byId.get(f.replaces);
+      if (replaced) forget(replaced);
       if (mine) {
         // Keep the element the person already sees; it is stored now.
         unsent.delete(ref);
         delete mine.el.dataset.clientId;
-        if (f.message) { mine.id = f.message.id; byId.set(mine.id, mine); }
+        const storedId = f.message ? f.message.id : f.message_id;
+        if (storedId) { mine.id = storedId; byId.set(mine.id, mine); }
       } else if (f.message && !byId.has(f.message.id)) {
         makeView(f.message);
       }
@@ -270,6 +291,11 @@
           ? { id: replyId, role: "assistant", status: "streaming", content: "" } : f.reply);
         // Another tab's reply: wait for the snapshot this socket asked for, then apply deltas.
         reply.seq = f.follow ? null : 0;
+        if (replaced && !f.message) {
+          reply.versions = [...replaced.versions,
+                            { id: replaced.id, content: replaced.content, status: replaced.status }];
+          renderVersions(reply, reply.versions);
+        }
       }
       bind(f.k, reply);
       setActive(reply);
