@@ -121,3 +121,27 @@ def test_a_regenerated_reply_shows_the_earlier_one_at_once(page: Page, site: Sit
     versions.locator("summary").click()
     expect(versions.locator(".version")).to_have_text(["Version one."])
     expect(page.locator("#messages article.message.assistant")).to_have_count(1)
+
+
+
+EMOJI_JS = "(sel) => [...document.querySelectorAll(sel)].map((e) => e.textContent).join(' ')"
+ICON_DRAWN_JS = """(sel) => [...document.querySelectorAll(sel)].every(
+    (u) => u.getBBox().width > 0 && u.getBBox().height > 0)"""
+
+
+@playwright_test
+def test_the_image_and_pin_controls_are_svg_icons_not_emoji(page: Page, site: Site) -> None:
+    site.fake.script(Behaviour(text="Pinned.", rate=0))
+    open_chat(page, bot="fake")
+    send(page, "Pin me")
+    wait_status(page, "complete")
+    page.locator("#conversation-menu summary").click()
+    page.locator("#pin-button").click()
+    expect(page.locator("#conversation-list a[data-pinned] .pin svg")).to_have_count(1)
+    # A stock desktop without an emoji font draws these as empty boxes: no emoji may be left.
+    text = page.evaluate(EMOJI_JS, "#sidebar, .chat-head, #composer")
+    assert not re.search(r"[\U0001F300-\U0001FAFF\u2600-\u27BF]", text.replace("☰", "")), text
+    # The sprite is served from this site and its symbols are drawn (not a broken reference).
+    wait_until(page, ICON_DRAWN_JS, "#image-button svg use, #conversation-list .pin svg use")
+    page.screenshot(path="/tmp/pagefix-shots/icons-desktop.png")
+
