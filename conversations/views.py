@@ -15,6 +15,7 @@ from accounts.roles import policy_for
 from accounts.services.quotas import allowance_for
 
 from . import selectors
+from .history_views import UNDO_TRASH_KEY
 from .services.edits import conversation_thread
 from .services.payloads import bot_payload, message_payload
 
@@ -43,6 +44,10 @@ def chat(request: HttpRequest, conversation_id: uuid.UUID | None = None) -> Http
         for m in messages:
             if m["id"] in versions:
                 m["versions"] = versions[m["id"]]
+    # Offered once, right after a move to the trash (history_views.conversation_action).
+    undo_id = None if is_guest else request.session.pop(UNDO_TRASH_KEY, None)
+    undo_trash = (selectors.trashed_conversations(request.user).filter(pk=undo_id).first()
+                  if undo_id else None)
     policy = policy_for(actor)
     bots = list(selectors.bots_for(actor, policy))
     default_bot = next((b for b in bots if b.is_default), bots[0] if bots else None)
@@ -53,6 +58,7 @@ def chat(request: HttpRequest, conversation_id: uuid.UUID | None = None) -> Http
         "allowance": allowance_for(actor, policy=policy) if actor else None,
         "bots": bots,
         "menu_placeholder": MENU_PLACEHOLDER,
+        "undo_trash": undo_trash,
         "chat_state": {
             "conversation": str(conversation.pk) if conversation else None,
             "bot": conversation.bot.slug if conversation else (default_bot.slug if default_bot else None),

@@ -457,6 +457,12 @@
   $("sidebar-backdrop").addEventListener("click", () => setDrawer(false));
   document.addEventListener("keydown", (e) => {
     if (e.key !== "Escape" || e.isComposing) return;
+    const actions = $("conversation-menu");
+    if (actions && actions.open) {
+      actions.open = false;
+      actions.querySelector("summary").focus();
+      return;
+    }
     if (drawerOpen()) { setDrawer(false); menu.focus(); return; }
     if (activeReply) { e.preventDefault(); send({ type: "stop", id: activeReply.id }); }
   });

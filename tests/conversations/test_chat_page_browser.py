@@ -145,3 +145,18 @@ def test_the_image_and_pin_controls_are_svg_icons_not_emoji(page: Page, site: Si
     wait_until(page, ICON_DRAWN_JS, "#image-button svg use, #conversation-list .pin svg use")
     page.screenshot(path="/tmp/pagefix-shots/icons-desktop.png")
 
+
+@playwright_test
+def test_escape_closes_the_conversation_menu(page: Page, site: Site) -> None:
+    site.fake.script(Behaviour(text="Hi.", rate=0))
+    open_chat(page, bot="fake")
+    send(page, "Menu by keyboard")
+    wait_status(page, "complete")
+    summary = page.locator("#conversation-menu summary")
+    summary.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#conversation-menu")).to_have_attribute("open", "")
+    page.keyboard.press("Escape")
+    expect(page.locator("#conversation-menu")).not_to_have_attribute("open", "")
+    expect(summary).to_be_focused()
+
