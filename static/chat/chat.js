@@ -125,11 +125,29 @@
 
   function render(view) {
     const body = view.el.querySelector(".body");
-    if (view.role === "assistant") body.innerHTML = window.renderMarkdown(view.content);
-    else body.textContent = view.content;
+    if (view.role === "assistant") {
+      body.innerHTML = window.renderMarkdown(view.content);
+      markCursor(body);
+    } else body.textContent = view.content;
     view.el.dataset.status = view.status;
     view.el.setAttribute("aria-busy", String(view.status === "pending" || view.status === "streaming"));
     renderMeta(view);
+  }
+
+  // The streaming cursor (CSS ::after on .cursor) follows the last words: on a quote or a list
+  // it would sit on a line of its own, after the block, so it goes into their last block.
+  const CURSOR_INTO = new Set(["BLOCKQUOTE", "UL", "OL", "LI", "DL", "DD", "DETAILS", "DIV",
+                               "TABLE", "THEAD", "TBODY", "TR"]);
+  function markCursor(body) {
+    let el = body.lastElementChild;
+    while (el && CURSOR_INTO.has(el.tagName) && el.lastElementChild && !trailingText(el)) {
+      el = el.lastElementChild;
+    }
+    if (el) el.classList.add("cursor");
+  }
+  function trailingText(el) {
+    const node = el.lastChild;
+    return node.nodeType === Node.TEXT_NODE && node.textContent.trim() !== "";
   }
 
   function scheduleRender(view) {

@@ -160,3 +160,30 @@ def test_escape_closes_the_conversation_menu(page: Page, site: Site) -> None:
     expect(page.locator("#conversation-menu")).not_to_have_attribute("open", "")
     expect(summary).to_be_focused()
 
+
+# The streaming reply's height with its cursor and without: a cursor on a line of its own adds one.
+CURSOR_LINE_JS = """() => {
+  const el = [...document.querySelectorAll('#messages article.message.assistant')].pop();
+  const body = el && el.querySelector('.body');
+  if (!body || el.dataset.status !== 'streaming' || body.textContent.length < 20) return null;
+  const withCursor = body.getBoundingClientRect().height;
+  el.dataset.status = 'measuring';
+  const without = body.getBoundingClientRect().height;
+  el.dataset.status = 'streaming';
+  return {withCursor, without, tag: body.lastElementChild.tagName};
+}"""
+
+
+@pytest.mark.parametrize(("markdown", "tag"), [("> ", "BLOCKQUOTE"), ("- ", "UL"),
+                                                ("1. item\n   > ", "OL")])
+@playwright_test
+def test_the_streaming_cursor_stays_on_the_last_line(page: Page, site: Site, markdown: str,
+                                                     tag: str) -> None:
+    words = " ".join(f"word{i}" for i in range(60))
+    site.fake.script(Behaviour(text=markdown + words, rate=8))
+    open_chat(page, bot="fake")
+    send(page, "Quote something")
+    measured = wait_until(page, CURSOR_LINE_JS)
+    page.locator("#stop").click()
+    assert measured["tag"] == tag
+    assert measured["withCursor"] == measured["without"], measured
