@@ -12,7 +12,7 @@ from django.shortcuts import render
 
 from accounts.guests import guest_from_session, guests_enabled
 from accounts.roles import policy_for
-from accounts.services.quotas import allowance_for
+from accounts.services.quotas import Usage, allowance_for
 
 from . import selectors
 from .history_views import UNDO_TRASH_KEY
@@ -55,7 +55,8 @@ def chat(request: HttpRequest, conversation_id: uuid.UUID | None = None) -> Http
         "conversation": conversation,
         "conversations": selectors.sidebar_conversations(actor)[:SIDEBAR_LIMIT] if actor else [],
         "is_guest": is_guest,
-        "allowance": allowance_for(actor, policy=policy) if actor else None,
+        # A visitor who has sent nothing yet has no account: nothing used today.
+        "allowance": allowance_for(actor, policy=policy, usage=None if actor else Usage(0, 0)),
         "bots": bots,
         "menu_placeholder": MENU_PLACEHOLDER,
         "undo_trash": undo_trash,

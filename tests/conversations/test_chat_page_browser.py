@@ -29,8 +29,12 @@ from accounts.models import User
 from conversations.models import Bot, Provider
 p = Provider.objects.create(name='F', kind='openai', base_url={url!r}, api_key='sk-x',
                             timeout=5, max_retries=1)
-Bot.objects.create(name='Fake', slug='fake', provider=p, model='gpt-4o-mini', position=1)
+Bot.objects.update(is_default=False)
+Bot.objects.create(name='Fake', slug='fake', provider=p, model='gpt-4o-mini', position=1,
+                   is_default=True)
 User.objects.create_user({email!r}, {password!r})
+from accounts.models import RolePolicy
+assert RolePolicy.objects.filter(role='guest').update(messages_per_day=2, all_bots=True) == 1
 """
 
 
@@ -187,3 +191,29 @@ def test_the_streaming_cursor_stays_on_the_last_line(page: Page, site: Site, mar
     page.locator("#stop").click()
     assert measured["tag"] == tag
     assert measured["withCursor"] == measured["without"], measured
+
+
+@playwright_test
+def test_a_guest_sees_the_allowance_count_down_and_a_sign_up_link(browser: Browser,
+                                                                  site: Site) -> None:
+    site.console_errors.clear()
+    site.fake.reset()
+    site.fake.script(Behaviour(text="One.", rate=0), Behaviour(text="Two.", rate=0))
+    context = new_context(browser, site, logged_in=False)
+    page = context.new_page()
+    open_chat(page)
+    banner = page.locator("#guest-banner")
+    expect(banner).to_contain_text("2 messages left today.")
+    send(page, "first")
+    wait_status(page, "complete")
+    expect(banner).to_contain_text("1 message left today.")
+    send(page, "second")
+    expect(last_reply(page).locator(".body")).to_have_text("Two.")
+    expect(banner).to_contain_text("0 messages left today.")
+    send(page, "third")
+    expect(page.locator("#composer-error")).to_be_visible()
+    expect(page.locator("#quota-sign-up")).to_have_attribute("href", "/accounts/signup/")
+    page.reload()
+    expect(banner).to_contain_text("0 messages left today.")
+    context.close()
+    assert site.console_errors == []
