@@ -24,6 +24,13 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Sent once per app; the last call sees every permission.
         post_migrate.connect(_grant_admin_role_every_permission)
+        from django.apps import apps
+
+        from .site_identity import site_sync
+
+        # After the sites app's own handler, which makes the example.com row.
+        post_migrate.connect(site_sync, sender=apps.get_app_config("sites"),
+                             dispatch_uid="chatlab-site-identity")
         from django.db.models.signals import post_save
 
         from .signals import close_sockets_of_deactivated
