@@ -2,6 +2,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _grant_admin_role_every_permission(sender: Any, **kwargs: Any) -> None:
@@ -19,7 +20,8 @@ def _grant_admin_role_every_permission(sender: Any, **kwargs: Any) -> None:
 
 class AccountsConfig(AppConfig):
     name = "accounts"
-    verbose_name = "Accounts"
+    # allauth's email addresses are "Accounts" in the admin already: one heading each.
+    verbose_name = _("Users and roles")
 
     def ready(self) -> None:
         # Sent once per app; the last call sees every permission.
