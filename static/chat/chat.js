@@ -322,8 +322,18 @@
     regenerated(f) { handlers.sent(f); },
     edited(f) {
       // The edited message and its reply(ies) become previous versions: out of the thread.
-      for (const id of f.superseded || []) if (byId.has(id)) forget(byId.get(id));
+      const old = (f.superseded || []).map((id) => byId.get(id)).filter(Boolean);
+      for (const view of old) forget(view);
       handlers.sent(f);
+      // The new message lists the one it replaces, with that one's answer, as a reload would.
+      const before = old.find((v) => v.role === "user"), mine = f.message && byId.get(f.message.id);
+      if (before && mine && !mine.versions.length) {
+        const answer = old.filter((v) => v.role === "assistant").pop();
+        mine.versions = [...before.versions, { id: before.id, content: before.content,
+                                               status: before.status,
+                                               answer: answer ? answer.content : undefined }];
+        renderVersions(mine, mine.versions);
+      }
     },
     snapshot(f) {
       let view = byId.get(f.id) || makeView({ id: f.id, role: "assistant", status: f.status, content: "" });

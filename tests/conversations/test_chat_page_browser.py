@@ -90,6 +90,13 @@ def test_a_message_just_sent_can_be_edited_without_a_reload(page: Page, site: Si
     expect(last_reply(page).locator(".body")).to_have_text("Second.")
     wait_status(page, "complete")
     assert site.fake.requests[-1]["body"]["messages"][-1]["content"] == "What is a lightship?"
+    # The question it replaced, with its answer, is listed under it as after a reload.
+    versions = page.locator("#messages article.message.user details.versions")
+    versions.locator("summary").click()
+    expect(versions.locator(".version")).to_have_text(["What is a lighthouse?", "First answer."])
+    page.reload()
+    versions.locator("summary").click()
+    expect(versions.locator(".version")).to_have_text(["What is a lighthouse?", "First answer."])
 
 
 @playwright_test
