@@ -29,9 +29,10 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_bots
-	$(BIN)/python manage.py ensure_admin
-	@echo "Chatlab is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
-	$(BIN)/python -m chatlab_site.serve -b $(HOST) -p $(PORT)
+	@# Last on the screen: where to open the site, and the first admin's password (once).
+	@# Daphne starts quietly (its start-up lines are info; warnings and the access log stay).
+	@$(BIN)/python manage.py ensure_admin --host $(HOST) --port $(PORT)
+	@$(BIN)/python -m chatlab_site.serve -b $(HOST) -p $(PORT) -v 0 --access-log -
 
 # With DATABASE_URL set (CI: PostgreSQL) the permission and quota tests and the backup round
 # trip run on SQLite too.

@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.contrib.admin.widgets import AdminBigIntegerFieldWidget
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
@@ -27,9 +29,13 @@ from django.contrib.auth.models import Group  # noqa: E402
 
 from .models import ApiToken, RolePolicy  # noqa: E402
 
+# Room for a daily token allowance like 2,000,000 (the default integer input shows 5 digits).
+WIDE_NUMBERS = {models.PositiveIntegerField: {"widget": AdminBigIntegerFieldWidget}}
+
 
 class RolePolicyInline(admin.StackedInline):
     model = RolePolicy
+    formfield_overrides = WIDE_NUMBERS
     can_delete = False
     filter_horizontal = ("bots",)
     extra = 0
@@ -58,6 +64,7 @@ class RolePolicyAdmin(admin.ModelAdmin):
                      "api_access", "all_bots")
     filter_horizontal = ("bots",)
     list_select_related = ("group",)
+    formfield_overrides = WIDE_NUMBERS
 
 
 @admin.register(ApiToken)

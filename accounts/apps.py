@@ -2,6 +2,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _grant_admin_role_every_permission(sender: Any, **kwargs: Any) -> None:
@@ -19,11 +20,19 @@ def _grant_admin_role_every_permission(sender: Any, **kwargs: Any) -> None:
 
 class AccountsConfig(AppConfig):
     name = "accounts"
-    verbose_name = "Accounts"
+    # allauth's email addresses are "Accounts" in the admin already: one heading each.
+    verbose_name = _("Users and roles")
 
     def ready(self) -> None:
         # Sent once per app; the last call sees every permission.
         post_migrate.connect(_grant_admin_role_every_permission)
+        from django.apps import apps
+
+        from .site_identity import site_sync
+
+        # After the sites app's own handler, which makes the example.com row.
+        post_migrate.connect(site_sync, sender=apps.get_app_config("sites"),
+                             dispatch_uid="chatlab-site-identity")
         from django.db.models.signals import post_save
 
         from .signals import close_sockets_of_deactivated

@@ -217,8 +217,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._follow(str(sent.conversation.pk))
         reply_id = str(sent.reply.pk)
         key = self._stream_key(reply_id)
-        # This socket has the message it sent: ids are all it needs (other tabs get more).
+        # This socket has the message it sent: ids are all it needs (other tabs get more), but
+        # it needs both, or the message cannot be edited until a reload.
         event: dict[str, Any] = {"type": "sent", "ref": frame.get("client_id"),
+                                 "message_id": str(sent.user_message.pk),
                                  "reply": reply_id, "k": key}
         if sent.created_conversation:
             # Its title is the start of the message, which the client has.

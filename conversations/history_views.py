@@ -25,6 +25,8 @@ from .services import conversations as conversation_services
 from .services.errors import ChatError
 
 SEARCH_LIMIT = 50
+# The conversation just moved to the trash, so the next chat page can offer to undo it.
+UNDO_TRASH_KEY = "chatlab_undo_trash"
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
@@ -75,6 +77,8 @@ def trash_action(request: HttpRequest, conversation_id: uuid.UUID, action: str) 
             conversation = trash.conversation_restore(user=request.user,
                                                       conversation_id=conversation_id)
             messages.success(request, _("“%s” is back.") % (conversation.title or _("New chat")))
+            # Undo on the chat page goes back to the conversation; the trash page stays put.
+            return _back(request, reverse("trash"))
         elif action == "delete":
             trash.conversation_delete_forever(user=request.user, conversation_id=conversation_id)
             messages.success(request, _("Deleted for good."))
@@ -112,12 +116,18 @@ def conversation_action(request: HttpRequest, conversation_id: uuid.UUID) -> Htt
         elif action in ACTIONS:
             conversation_services.conversation_update(
                 user=request.user, conversation_id=conversation_id, **ACTIONS[action])
+            if action == "archive":
+                # It leaves the sidebar: say where it went.
+                messages.success(request, _("Archived: it is under Archive now."))
+            elif action == "unarchive":
+                messages.success(request, _("Back in your conversations."))
         elif action == "delete":
             conversation_services.conversation_delete(user=request.user,
                                                       conversation_id=conversation_id)
             messages.success(request, _("Moved to the trash."))
             # The conversation's own page is gone now: go to a new chat instead.
             if request.POST.get("next", here) == here:
+                request.session[UNDO_TRASH_KEY] = str(conversation_id)
                 return redirect("chat")
             return _back(request, reverse("chat"))
         else:

@@ -12,13 +12,16 @@ from django.shortcuts import render
 
 from accounts.guests import guest_from_session, guests_enabled
 from accounts.roles import policy_for
-from accounts.services.quotas import allowance_for
+from accounts.services.quotas import Usage, allowance_for
 
 from . import selectors
+from .history_views import UNDO_TRASH_KEY
 from .services.edits import conversation_thread
 from .services.payloads import bot_payload, message_payload
 
 SIDEBAR_LIMIT = 100
+# A new chat's ⋯ menu is rendered with this id in its URLs; chat.js swaps in the real one.
+MENU_PLACEHOLDER = str(uuid.UUID(int=0))
 
 
 def chat(request: HttpRequest, conversation_id: uuid.UUID | None = None) -> HttpResponse:
@@ -41,6 +44,10 @@ def chat(request: HttpRequest, conversation_id: uuid.UUID | None = None) -> Http
         for m in messages:
             if m["id"] in versions:
                 m["versions"] = versions[m["id"]]
+    # Offered once, right after a move to the trash (history_views.conversation_action).
+    undo_id = None if is_guest else request.session.pop(UNDO_TRASH_KEY, None)
+    undo_trash = (selectors.trashed_conversations(request.user).filter(pk=undo_id).first()
+                  if undo_id else None)
     policy = policy_for(actor)
     bots = list(selectors.bots_for(actor, policy))
     default_bot = next((b for b in bots if b.is_default), bots[0] if bots else None)
@@ -48,8 +55,11 @@ def chat(request: HttpRequest, conversation_id: uuid.UUID | None = None) -> Http
         "conversation": conversation,
         "conversations": selectors.sidebar_conversations(actor)[:SIDEBAR_LIMIT] if actor else [],
         "is_guest": is_guest,
-        "allowance": allowance_for(actor, policy=policy) if actor else None,
+        # A visitor who has sent nothing yet has no account: nothing used today.
+        "allowance": allowance_for(actor, policy=policy, usage=None if actor else Usage(0, 0)),
         "bots": bots,
+        "menu_placeholder": MENU_PLACEHOLDER,
+        "undo_trash": undo_trash,
         "chat_state": {
             "conversation": str(conversation.pk) if conversation else None,
             "bot": conversation.bot.slug if conversation else (default_bot.slug if default_bot else None),

@@ -65,7 +65,10 @@ async def test_it_streams_a_reply_and_saves_it(user, openai_bot, fake_openai):
     assert kinds[0] == "sent" and kinds[-1] == "done" and set(kinds[1:-1]) == {"delta"}
     # The asking socket's frames are terse: ids in "sent", [k, n, text] deltas, a bare "done".
     sent = json.loads(raw[0])
-    assert set(sent) == {"type", "ref", "reply", "k", "conversation"}
+    assert set(sent) == {"type", "ref", "message_id", "reply", "k", "conversation"}
+    # The message's id, so the page can offer Edit on it without a reload.
+    assert await Message.objects.filter(pk=sent["message_id"], role="user",
+                                        content="Hello there").aexists()
     assert all(isinstance(json.loads(r), list) and len(json.loads(r)) == 3 for r in raw[1:-1])
     assert json.loads(raw[-1]) == {"type": "done", "k": sent["k"], "n": len(raw) - 2}
     key = frames[0]["k"]

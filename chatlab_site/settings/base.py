@@ -44,6 +44,8 @@ if PRODUCTION and not env.raw("ALLOWED_HOSTS"):
     raise ImproperlyConfigured("ALLOWED_HOSTS is required when DATABASE_URL or REDIS_URL is set")
 CSRF_TRUSTED_ORIGINS = env.csv("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env.url("SITE_URL", schemes=("http", "https"), default="http://127.0.0.1:8000")
+# With SITE_URL's host, what emails call the site (accounts/site_identity.py).
+SITE_NAME = env.string("SITE_NAME", "Chatlab")
 
 INSTALLED_APPS = [
     "daphne",

@@ -52,7 +52,8 @@
     const view = { id: message.id, role: message.role, el, content: message.content || "",
                    status: message.status, seq: null, error: message.error || "", frame: 0,
                    reasoning: message.reasoning || "", reasoningMs: message.reasoning_ms ?? null,
-                   thinkingSince: null, folded: !!message.content };
+                   thinkingSince: null, folded: !!message.content,
+                   versions: message.versions || [] };
     list.appendChild(el);
     $("empty-state").hidden = true;
     if (message.id) byId.set(message.id, view);
@@ -155,11 +156,29 @@
   function render(view) {
     renderReasoning(view);
     const body = view.el.querySelector(".body");
-    if (view.role === "assistant") body.innerHTML = window.renderMarkdown(view.content);
-    else body.textContent = view.content;
+    if (view.role === "assistant") {
+      body.innerHTML = window.renderMarkdown(view.content);
+      markCursor(body);
+    } else body.textContent = view.content;
     view.el.dataset.status = view.status;
     view.el.setAttribute("aria-busy", String(view.status === "pending" || view.status === "streaming"));
     renderMeta(view);
+  }
+
+  // The streaming cursor (CSS ::after on .cursor) follows the last words: on a quote or a list
+  // it would sit on a line of its own, after the block, so it goes into their last block.
+  const CURSOR_INTO = new Set(["BLOCKQUOTE", "UL", "OL", "LI", "DL", "DD", "DETAILS", "DIV",
+                               "TABLE", "THEAD", "TBODY", "TR"]);
+  function markCursor(body) {
+    let el = body.lastElementChild;
+    while (el && CURSOR_INTO.has(el.tagName) && el.lastElementChild && !trailingText(el)) {
+      el = el.lastElementChild;
+    }
+    if (el) el.classList.add("cursor");
+  }
+  function trailingText(el) {
+    const node = el.lastChild;
+    return node.nodeType === Node.TEXT_NODE && node.textContent.trim() !== "";
   }
 
   function scheduleRender(view) {
@@ -256,6 +275,22 @@
     if (nav.firstElementChild !== link) nav.prepend(link);
   }
 
+  // A conversation started on this page gets the ⋯ menu its page has after a reload; the
+  // template renders it hidden, its URLs naming a placeholder id.
+  function showConversationMenu(id, title) {
+    const menu = $("conversation-menu");
+    if (!menu || !menu.hidden) return;
+    const placeholder = menu.dataset.placeholder;
+    for (const form of menu.querySelectorAll("form")) {
+      form.action = form.getAttribute("action").replace(placeholder, id);
+    }
+    for (const link of menu.querySelectorAll("a[href]")) {
+      link.href = link.getAttribute("href").replace(placeholder, id);
+    }
+    $("rename-title").value = title === T.newChat ? "" : title;
+    menu.hidden = false;
+  }
+
   const handlers = {
     conversation(f) {
       if (state.conversation === f.conversation.id) return;
@@ -265,6 +300,7 @@
       $("chat-title").textContent = title;
       document.title = `${title} · Chatlab`;
       bumpConversation(f.conversation.id, title);
+      showConversationMenu(f.conversation.id, title);
       // The bot is fixed once the conversation exists: show its name instead of the picker.
       const picker = $("bot-select");
       if (picker) {
@@ -283,12 +319,15 @@
       if (typeof f.conversation === "string") {
         handlers.conversation({ conversation: { id: f.conversation, title: titleFrom(mine ? mine.content : "") } });
       }
-      if (f.replaces && byId.has(f.replaces)) forget(byId.get(f.replaces));
+      // A regenerated reply (no new message) keeps the one it replaces as a previous version.
+      const replaced = f.replaces && byId.get(f.replaces);
+      if (replaced) forget(replaced);
       if (mine) {
         // Keep the element the person already sees; it is stored now.
         unsent.delete(ref);
         delete mine.el.dataset.clientId;
-        if (f.message) { mine.id = f.message.id; byId.set(mine.id, mine); }
+        const storedId = f.message ? f.message.id : f.message_id;
+        if (storedId) { mine.id = storedId; byId.set(mine.id, mine); }
       } else if (f.message && !byId.has(f.message.id)) {
         makeView(f.message);
       }
@@ -302,6 +341,11 @@
           ? { id: replyId, role: "assistant", status: "streaming", content: "" } : f.reply);
         // Another tab's reply: wait for the snapshot this socket asked for, then apply deltas.
         reply.seq = f.follow ? null : 0;
+        if (replaced && !f.message) {
+          reply.versions = [...replaced.versions,
+                            { id: replaced.id, content: replaced.content, status: replaced.status }];
+          renderVersions(reply, reply.versions);
+        }
       }
       bind(f.k, reply);
       setActive(reply);
@@ -310,8 +354,18 @@
     regenerated(f) { handlers.sent(f); },
     edited(f) {
       // The edited message and its reply(ies) become previous versions: out of the thread.
-      for (const id of f.superseded || []) if (byId.has(id)) forget(byId.get(id));
+      const old = (f.superseded || []).map((id) => byId.get(id)).filter(Boolean);
+      for (const view of old) forget(view);
       handlers.sent(f);
+      // The new message lists the one it replaces, with that one's answer, as a reload would.
+      const before = old.find((v) => v.role === "user"), mine = f.message && byId.get(f.message.id);
+      if (before && mine && !mine.versions.length) {
+        const answer = old.filter((v) => v.role === "assistant").pop();
+        mine.versions = [...before.versions, { id: before.id, content: before.content,
+                                               status: before.status,
+                                               answer: answer ? answer.content : undefined }];
+        renderVersions(mine, mine.versions);
+      }
     },
     snapshot(f) {
       let view = byId.get(f.id) || makeView({ id: f.id, role: "assistant", status: f.status, content: "" });
@@ -467,6 +521,12 @@
   $("sidebar-backdrop").addEventListener("click", () => setDrawer(false));
   document.addEventListener("keydown", (e) => {
     if (e.key !== "Escape" || e.isComposing) return;
+    const actions = $("conversation-menu");
+    if (actions && actions.open) {
+      actions.open = false;
+      actions.querySelector("summary").focus();
+      return;
+    }
     if (drawerOpen()) { setDrawer(false); menu.focus(); return; }
     if (activeReply) { e.preventDefault(); send({ type: "stop", id: activeReply.id }); }
   });

@@ -33,7 +33,11 @@
     el.innerHTML = '<p class="image-prompt"></p><div class="image-progress" role="progressbar" ' +
       'aria-valuemin="0" aria-valuemax="100"><span></span></div><p class="image-status"></p>' +
       '<div class="image-grid"></div>';
-    el.querySelector(".image-prompt").textContent = "🖼 " + job.prompt;
+    // The composer's image icon (an SVG: emoji fonts are missing on many desktops), if shown.
+    const icon = $("image-button") && $("image-button").querySelector("svg");
+    const prompt = el.querySelector(".image-prompt");
+    if (icon) prompt.append(icon.cloneNode(true), " ");
+    prompt.append(job.prompt);
     if (before) chat.list.insertBefore(el, before); else chat.list.appendChild(el);
     $("empty-state").hidden = true;
     return { el, job };
