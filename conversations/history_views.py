@@ -153,8 +153,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("Choose a file to import."))
         else:
             try:
-                history_import.import_job_create(user=request.user, name=upload.name,
-                                                 size=upload.size, chunks=upload.chunks())
+                history_import.import_job_create(user=request.user, upload=upload)
             except ChatError as exc:
                 messages.error(request, exc.message)
         return redirect("import")

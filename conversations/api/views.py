@@ -270,9 +270,7 @@ class ImportList(APIView):
         unknown = (set(request.data) | set(request.FILES)) - {"file"}
         if unknown:
             raise ChatError("invalid", f"Unknown field(s): {', '.join(sorted(unknown))}.")
-        job = history_import.import_job_create(
-            user=request.user, name=upload.name, size=upload.size, chunks=upload.chunks()
-        )
+        job = history_import.import_job_create(user=request.user, upload=upload)
         job.refresh_from_db()
         return Response(s.ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
