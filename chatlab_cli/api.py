@@ -203,7 +203,7 @@ class HistoryClient(Client):
                            code="network") from None
         return received
 
-    def import_file(self, name: str, data: bytes) -> dict[str, Any]:
+    def import_file(self, name: str, data: bytes | BinaryIO) -> dict[str, Any]:
         return self._request("POST", "/imports/", files={"file": (name, data, "application/json")})
 
     def import_job(self, job_id: str) -> dict[str, Any]:

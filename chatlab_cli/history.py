@@ -130,11 +130,11 @@ def _progress(job: dict[str, Any]) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        data = path.read_bytes()
+        upload = path.open("rb")  # httpx sends it a piece at a time
     except OSError as exc:
         raise ApiError(f"cannot read {path}: {exc.strerror or exc}", code="file") from None
-    with _client() as client:
-        job = client.import_file(path.name, data)
+    with _client() as client, upload:
+        job = client.import_file(path.name, upload)
         started = time.monotonic()
         while job["status"] in ("queued", "running"):
             _progress(job)
