@@ -27,7 +27,7 @@ async def _pulled(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 def streamed_download(request: Any, pieces: Iterable[str], *, mime: str,
                       filename: str) -> StreamingHttpResponse:
-    """`request` is Django's or DRF's (which passes `scope` through): only an ASGI request has one."""
+    """`request` is Django's or DRF's (which passes `scope` through): only ASGI's has one."""
     chunks = encoded(pieces)
     body = _pulled(chunks) if getattr(request, "scope", None) is not None else chunks
     response = StreamingHttpResponse(body, content_type=f"{mime}; charset=utf-8")

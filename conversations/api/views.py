@@ -222,7 +222,8 @@ EXPORT_FORMAT = OpenApiParameter("format", str, enum=["json", "markdown"],
 def _export_response(request: Request, conversations: Any, name: str) -> HttpResponseBase:
     kind = request.query_params.get("format", "json")
     if kind == "json":
-        pieces, mime, ext = history_export.export_json_chunks(conversations), "application/json", "json"
+        pieces, mime, ext = (history_export.export_json_chunks(conversations),
+                             "application/json", "json")
     elif kind in ("markdown", "md"):
         pieces, mime, ext = (history_export.export_markdown_chunks(conversations),
                              "text/markdown", "md")

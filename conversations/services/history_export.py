@@ -28,6 +28,7 @@ FORMAT = "chatlab"
 VERSION = 1
 CONVERSATIONS_PER_CHUNK = 100
 MESSAGES_PER_FETCH = 2000
+MESSAGES_PER_DUMP = 200
 
 MESSAGE_FIELDS = ("role", "content", "status", "error", "model", "prompt_tokens",
                   "completion_tokens", "ttft_ms", "total_ms")
@@ -48,6 +49,12 @@ def exportable(user: User, conversation_id: object = None) -> QuerySet[Conversat
     return conversations
 
 
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    rows = iter(items)
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
 def with_messages(conversations: Iterable[Conversation]
                   ) -> Iterator[tuple[Conversation, Iterator[Message]]]:
     """Each conversation with an iterator over its messages (oldest first).
@@ -57,8 +64,7 @@ def with_messages(conversations: Iterable[Conversation]
     """
     if isinstance(conversations, QuerySet):
         conversations = conversations.iterator(chunk_size=CONVERSATIONS_PER_CHUNK)
-    rows = iter(conversations)
-    while chunk := list(islice(rows, CONVERSATIONS_PER_CHUNK)):
+    for chunk in _batches(conversations, CONVERSATIONS_PER_CHUNK):
         messages = (Message.objects.filter(conversation__in=[c.pk for c in chunk])
                     .order_by("conversation__created_at", "conversation_id", "created_at", "id")
                     .iterator(chunk_size=MESSAGES_PER_FETCH))
@@ -124,8 +130,13 @@ def _json_list(items: Iterable[Iterable[str]], indent: int) -> Iterator[str]:
 
 def _conversation_json(conversation: Conversation, messages: Iterable[Message]) -> Iterator[str]:
     yield _dumped(conversation_head(conversation))[:-2] + ',\n  "messages": '
-    yield from _json_list(((_dumped(m),) for m in _messages_data(messages)), 2)
-    yield "\n}"
+    # A few hundred messages per json.dumps: one call per message cost more than the encoding.
+    empty = True
+    for batch in _batches(_messages_data(messages), MESSAGES_PER_DUMP):
+        text = _dumped(batch).replace("\n", "\n  ")  # "[\n    {...},\n    {...}\n  ]"
+        yield (text[:-4] if empty else "," + text[1:-4])
+        empty = False
+    yield "[]\n}" if empty else "\n  ]\n}"
 
 
 def export_json_chunks(conversations: Iterable[Conversation]) -> Iterator[str]:

@@ -3,8 +3,8 @@
 A file is checked whole before anything is written (size, encoding, JSON, format, version, the
 number of conversations: history_reading, a streamed first pass); then its conversations are read
 one at a time, validated, and written in batches, each row once; a conversation that fails is
-skipped and never half-imported. Nothing in a file is trusted as a database id: every row is new and owned by
-the importing person, and nothing that exists is changed. Text is stored as text (pages escape
+skipped and never half-imported. Nothing in a file is trusted as a database id: every row is new
+and owned by the importing person, and nothing that exists is changed. Text is stored as text (pages escape
 it, the chat sanitises markdown), NUL characters removed.
 """
 
@@ -265,39 +265,44 @@ class _Bots:
         return bot
 
 
-def _rows(*, user: User, parsed: ParsedConversation, bot: Bot
-          ) -> tuple[Conversation, list[Message]]:
+Rows = dict[str, Any]
+
+
+def _rows(*, user: User, parsed: ParsedConversation, bot: Bot) -> tuple[Rows, list[Rows]]:
     """The conversation and its messages as rows, every field final (the file's times too), so
     each is written by one INSERT and never updated."""
-    conversation = Conversation(
-        id=uuid.uuid4(), owner=user, bot=bot, title=parsed.title, channel=Channel.IMPORT,
-        created_at=parsed.created_at, updated_at=parsed.updated_at, pinned_at=parsed.pinned_at,
-        archived_at=parsed.archived_at, summary=parsed.summary,
-        summary_through=parsed.summary_through,
-    )
-    rows: list[Message] = []
+    conversation_id = uuid.uuid4()
+    conversation = {
+        "id": conversation_id, "owner_id": user.pk, "bot_id": bot.pk, "title": parsed.title,
+        "channel": Channel.IMPORT, "created_at": parsed.created_at,
+        "updated_at": parsed.updated_at, "pinned_at": parsed.pinned_at,
+        "archived_at": parsed.archived_at, "summary": parsed.summary,
+        "summary_through": parsed.summary_through,
+    }
+    rows: list[Rows] = []
     for m in parsed.messages:
         status, error = m.status, m.error
         if status in _ACTIVE:
             status, error = Message.Status.FAILED, INTERRUPTED
-        rows.append(Message(
-            id=uuid.uuid4(), conversation=conversation, role=m.role, content=m.content,
-            status=status, error=error, model=m.model, prompt_tokens=m.prompt_tokens,
-            completion_tokens=m.completion_tokens, ttft_ms=m.ttft_ms, total_ms=m.total_ms,
-            superseded_at=m.superseded_at, created_at=m.created_at, updated_at=m.created_at,
+        rows.append({
+            "id": uuid.uuid4(), "conversation_id": conversation_id, "role": m.role,
+            "content": m.content, "status": status, "error": str(error), "model": m.model,
+            "prompt_tokens": m.prompt_tokens, "completion_tokens": m.completion_tokens,
+            "ttft_ms": m.ttft_ms, "total_ms": m.total_ms, "superseded_at": m.superseded_at,
+            "created_at": m.created_at, "updated_at": m.created_at,
             # reply_to points backwards only, so rows inserted in order satisfy the foreign key.
-            reply_to_id=rows[m.reply_to].pk if m.reply_to is not None else None,
-        ))
+            "reply_to_id": rows[m.reply_to]["id"] if m.reply_to is not None else None,
+        })
     return conversation, rows
 
 
-def _write(batch: list[tuple[Conversation, list[Message]]]) -> None:
+def _write(batch: list[tuple[Rows, list[Rows]]]) -> None:
     with transaction.atomic():
         rows_insert(Conversation, [conversation for conversation, _ in batch])
         rows_insert(Message, [m for _, messages in batch for m in messages])
 
 
-def _write_batch(batch: list[tuple[Conversation, list[Message]]]) -> int:
+def _write_batch(batch: list[tuple[Rows, list[Rows]]]) -> int:
     """Writes the batch in one transaction; returns how many conversations could not be.
 
     A database error (rare: everything was validated) rolls the batch back and the
@@ -330,7 +335,7 @@ def import_file(*, user: User, file: IO[bytes], job: ImportJob | None = None) ->
     if job is not None:
         ImportJob.objects.filter(pk=job.pk).update(format=kind, total=total,
                                                    status=ImportJob.Status.RUNNING)
-    batch: list[tuple[Conversation, list[Message]]] = []
+    batch: list[tuple[Rows, list[Rows]]] = []
     held = 0
 
     def flush() -> None:

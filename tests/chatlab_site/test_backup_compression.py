@@ -59,7 +59,8 @@ def as_made_before_issue_20(folder, name: str) -> None:
     (folder / (name + MANIFEST_SUFFIX)).write_bytes(manifest_dump(manifest))
 
 
-def test_the_postgres_dump_is_stored_as_pg_dump_compressed_it(postgres, made, backup_dir):  # noqa: F811
+def test_the_postgres_dump_is_stored_as_pg_dump_compressed_it(
+        postgres, made, backup_dir):  # noqa: F811
     manifest = manifest_read(made)
     part = manifest["database_file"]
     assert part == "db.psql.bin" and manifest["files"][part]["compression"] == "none"
@@ -69,7 +70,8 @@ def test_the_postgres_dump_is_stored_as_pg_dump_compressed_it(postgres, made, ba
     assert drill.status == DrillRun.Status.OK, drill.detail
 
 
-def test_a_backup_gzipped_whole_by_older_code_still_restores(postgres, made, backup_dir):  # noqa: F811
+def test_a_backup_gzipped_whole_by_older_code_still_restores(
+        postgres, made, backup_dir):  # noqa: F811
     as_made_before_issue_20(backup_dir, made)
     assert "db.psql.bin.gz" in manifest_read(made)["files"]
     drill = drill_run(name=made)

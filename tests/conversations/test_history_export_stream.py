@@ -1,4 +1,4 @@
-"""Exports stream (issue #20): memory flat in the number of messages, no N+1, same text as before."""
+"""Exports stream (issue #20): memory flat in the number of messages, no N+1, the same text."""
 
 import json
 import tracemalloc
@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conversations.models import Conversation, Message
+from conversations.services import history_export
 from conversations.services.history_export import export_json, export_markdown, exportable
 from tests.factories import ConversationFactory, MessageFactory
 
@@ -54,19 +55,23 @@ def test_an_export_holds_a_chunk_in_memory_not_the_history(api, user, demo_bot, 
     assert large < 1.5 * small, (small, large)
 
 
-def test_the_streamed_json_is_laid_out_as_json_dumps_lays_out_the_whole(user, demo_bot):
+@pytest.mark.parametrize("per_dump", [1, 200])
+def test_the_streamed_json_is_laid_out_as_json_dumps_lays_out_the_whole(user, demo_bot,
+                                                                         monkeypatch, per_dump):
+    monkeypatch.setattr(history_export, "MESSAGES_PER_DUMP", per_dump)
     empty = ConversationFactory(owner=user, bot=demo_bot, title="nothing yet")
     thread = ConversationFactory(owner=user, bot=demo_bot, title='Quotes " and \\ and ünïcode')
     question = MessageFactory(conversation=thread, role="user", content="line one\nline two")
     MessageFactory(conversation=thread, role="assistant", content="", reply_to=question,
                    status=Message.Status.FAILED, error="boom", prompt_tokens=3)
+    MessageFactory(conversation=thread, role="user", content="a third")
     Conversation.objects.filter(pk=empty.pk).update(created_at=timezone.now() - timedelta(1))
     text = export_json(exportable(user))
     assert text == json.dumps(json.loads(text), ensure_ascii=False, indent=2) + "\n"
     data = json.loads(text)
     assert [c["title"] for c in data["conversations"]] == ["nothing yet", thread.title]
     assert data["conversations"][0]["messages"] == []
-    assert [m["reply_to"] for m in data["conversations"][1]["messages"]] == [None, 0]
+    assert [m["reply_to"] for m in data["conversations"][1]["messages"]] == [None, 0, None]
     assert export_json(exportable(user).none()) == (
         '{\n  "format": "chatlab",\n  "version": 1,\n  "conversations": []\n}\n')
     assert export_markdown(exportable(user)).startswith("# nothing yet\n\n*")
