@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connection, models
 
-MAX_ROWS_PER_INSERT = 1000
+ROWS_PER_BATCH = 1000
 # Their values reach the database as they are once validated (str, int or None); every other
 # field goes through its own get_db_prep_save (uuids, dates, foreign keys differ per database).
 _PLAIN = (models.CharField, models.TextField, models.IntegerField)
@@ -35,22 +35,24 @@ def _columns(model: type[models.Model]
 
 def rows_insert(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> None:
     """INSERTs `rows` (attname -> value; a missing field gets its default; primary keys set by
-    the caller) in as few statements as the database's parameter limit allows."""
+    the caller), one executemany of a one-row statement per batch.
+
+    Not one statement of many rows: psycopg parses placeholders in Python and caches that only
+    for queries of up to 50 parameters, and the parsing took 2.6 of 4.7 s of a 10k-message
+    import on PostgreSQL; a one-row statement is parsed once and sent pipelined.
+    """
     if not rows:
         return
     fields = list(model._meta.concrete_fields)
     columns = _columns(model)
     quote = connection.ops.quote_name
-    names = ", ".join(quote(f.column) for f in fields)
-    one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    batch = max(1, min(MAX_ROWS_PER_INSERT, connection.ops.bulk_batch_size(fields, rows)))
+    sql = (f"INSERT INTO {quote(model._meta.db_table)} "
+           f"({', '.join(quote(f.column) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))})")
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch):
-            chunk = rows[start:start + batch]
-            params = []
-            for row in chunk:
-                for attname, default, prep in columns:
-                    value = row.get(attname, default)
-                    params.append(value if prep is None else prep(value))
-            cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES "
-                           + ", ".join([one_row] * len(chunk)), params)
+        for start in range(0, len(rows), ROWS_PER_BATCH):
+            cursor.executemany(sql, [
+                [value if prep is None else prep(value)
+                 for attname, default, prep in columns
+                 for value in (row.get(attname, default),)]
+                for row in rows[start:start + ROWS_PER_BATCH]])
