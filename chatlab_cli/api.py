@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -178,17 +179,31 @@ class HistoryClient(Client):
         return self._all_pages("/trash/")
 
     def export(self, conversation_id: str | None, kind: str) -> str:
+        out = io.BytesIO()
+        self.export_to(out, conversation_id, kind)
+        return out.getvalue().decode()
+
+    def export_to(self, out: BinaryIO, conversation_id: str | None, kind: str,
+                  progress: Callable[[int], None] | None = None) -> int:
+        """Writes the export to `out` as it arrives (an export can be large); returns its size."""
         path = f"/conversations/{conversation_id}/export/" if conversation_id else "/export/"
+        received = 0
         try:
-            response = self.http.get(path, params={"format": kind})
+            with self.http.stream("GET", path, params={"format": kind}) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise error_from_response(response)
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+                    received += len(chunk)
+                    if progress is not None:
+                        progress(received)
         except httpx.HTTPError as exc:
             raise ApiError(f"Cannot reach {self.server}: {exc or type(exc).__name__}.",
                            code="network") from None
-        if response.status_code >= 400:
-            raise error_from_response(response)
-        return response.text
+        return received
 
-    def import_file(self, name: str, data: bytes) -> dict[str, Any]:
+    def import_file(self, name: str, data: bytes | BinaryIO) -> dict[str, Any]:
         return self._request("POST", "/imports/", files={"file": (name, data, "application/json")})
 
     def import_job(self, job_id: str) -> dict[str, Any]:

@@ -102,9 +102,20 @@ def cmd_trash(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_progress(received: int) -> None:
+    sys.stderr.write(f"\rExporting: {received / 1_000_000:.1f} MB".ljust(30))
+    sys.stderr.flush()
+
+
 def cmd_export_all(args: argparse.Namespace) -> int:
+    # Written to stdout as it arrives, so a large history never sits whole in memory; the
+    # progress line goes to stderr, out of the way of `chatlab export-all > file`.
+    sys.stdout.flush()
     with _client() as client:
-        sys.stdout.write(client.export(None, "json" if args.json else "markdown"))
+        size = client.export_to(sys.stdout.buffer, None, "json" if args.json else "markdown",
+                                progress=_export_progress)
+    sys.stdout.buffer.flush()
+    sys.stderr.write(f"\rExported {size / 1_000_000:.1f} MB.".ljust(30) + "\n")
     return 0
 
 
@@ -119,11 +130,11 @@ def _progress(job: dict[str, Any]) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        data = path.read_bytes()
+        upload = path.open("rb")  # httpx sends it a piece at a time
     except OSError as exc:
         raise ApiError(f"cannot read {path}: {exc.strerror or exc}", code="file") from None
-    with _client() as client:
-        job = client.import_file(path.name, data)
+    with _client() as client, upload:
+        job = client.import_file(path.name, upload)
         started = time.monotonic()
         while job["status"] in ("queued", "running"):
             _progress(job)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors
+from .downloads import streamed_download
 from .services import history_export, history_import, search, trash
 from .services import conversations as conversation_services
 from .services.errors import ChatError
@@ -144,16 +145,14 @@ def export_download(request: HttpRequest, kind: str,
     if kind not in ("json", "md"):
         raise Http404("Export as .json or .md")
     conversations = history_export.exportable(request.user, conversation_id)
-    if conversation_id is not None and not conversations:
+    if conversation_id is not None and not conversations.exists():
         raise Http404("Conversation not found")
     if kind == "json":
-        body, mime = history_export.export_json(conversations), "application/json"
+        pieces, mime = history_export.export_json_chunks(conversations), "application/json"
     else:
-        body, mime = history_export.export_markdown(conversations), "text/markdown"
+        pieces, mime = history_export.export_markdown_chunks(conversations), "text/markdown"
     name = f"chatlab-{conversation_id or 'history'}.{'json' if kind == 'json' else 'md'}"
-    response = HttpResponse(body.encode(), content_type=f"{mime}; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return streamed_download(request, pieces, mime=mime, filename=name)
 
 
 @login_required
@@ -164,8 +163,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("Choose a file to import."))
         else:
             try:
-                history_import.import_job_create(user=request.user, name=upload.name,
-                                                 size=upload.size, chunks=upload.chunks())
+                history_import.import_job_create(user=request.user, upload=upload)
             except ChatError as exc:
                 messages.error(request, exc.message)
         return redirect("import")

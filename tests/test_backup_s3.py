@@ -61,7 +61,7 @@ def test_backups_go_to_the_bucket_and_come_back(bucket, settings, tmp_path):
     keys = sorted(o["Key"] for o in bucket.list_objects_v2(Bucket=BUCKET)["Contents"])
     parts = sorted(["manifest.json", "media.tar.gz", *manifest_read(result.name)["files"]])
     assert keys == sorted({f"nightly/{result.name}.{part}" for part in parts})
-    assert any(key.endswith((".db.sqlite3.gz", ".db.psql.bin.gz")) for key in keys)
+    assert any(key.endswith((".db.sqlite3.gz", ".db.psql.bin")) for key in keys)
     assert backup_names() == [result.name]
     rows, media = database_rows(), media_bytes(tmp_path / "media")
     assert drill_run().status == DrillRun.Status.OK

@@ -210,11 +210,11 @@ def test_export_endpoints(api, user, demo_bot):
     first, _ = rich_history(user, demo_bot)
     one = api.get(f"/api/v1/conversations/{first.pk}/export/")
     assert one.status_code == 200 and one["Content-Type"].startswith("application/json")
-    assert len(json.loads(one.content)["conversations"]) == 1
+    assert len(json.loads(one.getvalue())["conversations"]) == 1
     md = api.get(f"/api/v1/conversations/{first.pk}/export/?format=markdown")
-    assert md["Content-Type"].startswith("text/markdown") and b"# Soup" in md.content
+    assert md["Content-Type"].startswith("text/markdown") and b"# Soup" in md.getvalue()
     everything = api.get("/api/v1/export/")
-    assert len(json.loads(everything.content)["conversations"]) == 2
+    assert len(json.loads(everything.getvalue())["conversations"]) == 2
     assert api.get("/api/v1/export/?format=pdf").status_code == 400
 
 
@@ -231,7 +231,7 @@ def test_the_import_page_uploads_and_shows_the_outcome(logged_in, user, demo_bot
     body = logged_in.get("/import/").content.decode()
     assert "not valid JSON" in body
     export = logged_in.get("/export.json")
-    assert export.status_code == 200 and len(json.loads(export.content)["conversations"]) == 2
+    assert export.status_code == 200 and len(json.loads(export.getvalue())["conversations"]) == 2
     assert logged_in.get("/export.pdf").status_code == 404
 
 

@@ -12,6 +12,7 @@ from asgiref.sync import async_to_sync
 from django.core.files.base import ContentFile
 from django.db.models import F
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -26,6 +27,7 @@ from accounts.roles import policy_for
 from accounts.services.quotas import allowance_for
 from analytics.selectors import usage_history
 from conversations import selectors
+from conversations.downloads import streamed_download
 from conversations.models import Channel, Message
 from conversations.services import conversations as conversation_services
 from conversations.services import edits, history_export, history_import, search, trash
@@ -218,17 +220,17 @@ EXPORT_FORMAT = OpenApiParameter("format", str, enum=["json", "markdown"],
                                  description="json (Chatlab's versioned format, default) or markdown")
 
 
-def _export_response(request: Request, conversations: list[Any], name: str) -> HttpResponse:
+def _export_response(request: Request, conversations: Any, name: str) -> HttpResponseBase:
     kind = request.query_params.get("format", "json")
     if kind == "json":
-        body, mime, ext = history_export.export_json(conversations), "application/json", "json"
+        pieces, mime, ext = (history_export.export_json_chunks(conversations),
+                             "application/json", "json")
     elif kind in ("markdown", "md"):
-        body, mime, ext = history_export.export_markdown(conversations), "text/markdown", "md"
+        pieces, mime, ext = (history_export.export_markdown_chunks(conversations),
+                             "text/markdown", "md")
     else:
         raise ChatError("invalid", "format must be json or markdown.")
-    response = HttpResponse(body.encode(), content_type=f"{mime}; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}.{ext}"'
-    return response
+    return streamed_download(request, pieces, mime=mime, filename=f"{name}.{ext}")
 
 
 class _Exporting(APIView):
@@ -242,7 +244,7 @@ class ConversationExport(_Exporting):
                    (200, "text/markdown"): str, **ERRORS}, summary="Export one conversation")
     def get(self, request: Request, conversation_id: Any) -> HttpResponse:
         conversations = history_export.exportable(request.user, conversation_id)
-        if not conversations:
+        if not conversations.exists():
             raise _not_found()
         return _export_response(request, conversations, f"chatlab-{conversation_id}")
 
@@ -270,9 +272,7 @@ class ImportList(APIView):
         unknown = (set(request.data) | set(request.FILES)) - {"file"}
         if unknown:
             raise ChatError("invalid", f"Unknown field(s): {', '.join(sorted(unknown))}.")
-        job = history_import.import_job_create(
-            user=request.user, name=upload.name, size=upload.size, chunks=upload.chunks()
-        )
+        job = history_import.import_job_create(user=request.user, upload=upload)
         job.refresh_from_db()
         return Response(s.ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 

@@ -1,27 +1,26 @@
 """Imports: Chatlab's JSON export and the conversations.json of ChatGPT's data export.
 
-A file is checked whole before anything is written (size, encoding, JSON, format, version); then
-each conversation is validated and written in its own transaction, so a bad one is skipped and
-never half-imported. Nothing in a file is trusted as a database id: every row is new and owned by
-the importing person, and nothing that exists is changed. Text is stored as text (pages escape
+A file is checked whole before anything is written (size, encoding, JSON, format, version, the
+number of conversations: history_reading, a streamed first pass); then its conversations are read
+one at a time, validated, and written in batches, each row once; a conversation that fails is
+skipped and never half-imported. Nothing in a file is trusted as a database id: every row is new
+and owned by the importing person, and nothing that exists is changed. Text is stored as text (pages escape
 it, the chat sanitises markdown), NUL characters removed.
 """
 
 from __future__ import annotations
 
-import json
+import io
 import logging
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import File
 from django.db import DatabaseError, transaction
-from django.utils.functional import Promise
-from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
@@ -29,8 +28,9 @@ from accounts.models import User
 from conversations import selectors
 from conversations.models import Bot, Channel, Conversation, ImportJob, Message
 
-from .errors import ChatError, grouped
-from .history_export import FORMAT, VERSION
+from .errors import ChatError
+from .history_reading import conversation_items, file_check, refusal, too_big
+from .history_rows import rows_insert
 from .messages import _title_from
 
 MAX_MESSAGES = 20_000
@@ -43,15 +43,6 @@ _ACTIVE = {Message.Status.PENDING, Message.Status.STREAMING}
 
 class Invalid(ValueError):
     """This conversation cannot be imported (the rest of the file may still be)."""
-
-
-def _refuse(reason: str | Promise, status: int = 400) -> ChatError:
-    return ChatError("import_refused", reason, status=status)
-
-
-def _too_big(size: int, limit: int) -> Promise:
-    return format_lazy(_("The file is {size} bytes; the limit is {limit}."),
-                       size=grouped(size), limit=grouped(limit))
 
 
 @dataclass
@@ -88,52 +79,9 @@ class ParsedConversation:
 
 # Reading the file ------------------------------------------------------------------------------
 
-def read_file(raw: bytes) -> tuple[str, list[Any]]:
-    """(format, the raw conversation items) or ChatError with the reason."""
-    kind, items = _read_items(raw)
-    limit = settings.CHATLAB_IMPORT_MAX_CONVERSATIONS
-    if len(items) > limit:
-        # Refused whole, before anything is written: a partial import would leave the person
-        # guessing which conversations made it.
-        raise _refuse(format_lazy(
-            _("The file holds {count} conversations; one import takes at most {limit}. Split "
-              "the file, or ask an administrator to raise CHATLAB_IMPORT_MAX_CONVERSATIONS."),
-            count=grouped(len(items)), limit=grouped(limit)), status=413)
-    return kind, items
-
-
-def _read_items(raw: bytes) -> tuple[str, list[Any]]:
-    limit = settings.CHATLAB_IMPORT_MAX_BYTES
-    if len(raw) > limit:
-        raise _refuse(_too_big(len(raw), limit), status=413)
-    if not raw.strip():
-        raise _refuse(_("The file is empty."))
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _refuse(_("The file is not UTF-8 text.")) from None
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise _refuse(_("The file is nested too deeply to be an export.")) from None
-    except ValueError as exc:
-        raise _refuse(format_lazy(_("The file is not valid JSON (it may be truncated): {error}."),
-                                   error=str(exc))) from None
-    if isinstance(data, dict) and data.get("format") == FORMAT:
-        version = data.get("version")
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise _refuse(_("The Chatlab export has no valid version."))
-        if version > VERSION:
-            raise _refuse(format_lazy(
-                _("This export is version {version}; this server reads up to {latest}."),
-                version=version, latest=VERSION))
-        items = data.get("conversations")
-        if not isinstance(items, list):
-            raise _refuse(_("The Chatlab export has no list of conversations."))
-        return "chatlab", items
-    if isinstance(data, list) and all(isinstance(i, dict) and "mapping" in i for i in data):
-        return "chatgpt", data
-    raise _refuse(_("This is neither a Chatlab export nor ChatGPT's conversations.json."))
+def read_file(raw: bytes) -> tuple[str, int]:
+    """(format, number of conversations) of a file in memory, or ChatError with the reason."""
+    return file_check(io.BytesIO(raw))
 
 
 def _text(value: Any, name: str, limit: int = MAX_TEXT, *, required: bool = False) -> str:
@@ -268,6 +216,7 @@ def parse_chatgpt(item: Any) -> ParsedConversation:
     path = _chatgpt_branch(mapping, item.get("current_node"))
     messages: list[ParsedMessage] = []
     last = created
+    last_user: int | None = None
     for node in reversed(path):
         message = node.get("message")
         if not isinstance(message, dict):
@@ -285,10 +234,9 @@ def parse_chatgpt(item: Any) -> ParsedConversation:
         if when <= last and messages:
             when = last + timedelta(microseconds=1)  # keep the thread's order
         last = when
-        reply_to = None
-        if role == "assistant":
-            reply_to = next((i for i in range(len(messages) - 1, -1, -1)
-                             if messages[i].role == "user"), None)
+        reply_to = last_user if role == "assistant" else None
+        if role == "user":
+            last_user = len(messages)
         messages.append(ParsedMessage(role=role, content=_text(text, "content"), created_at=when,
                                       reply_to=reply_to,
                                       model=_text(message.get("metadata", {}).get("model_slug")
@@ -319,82 +267,129 @@ class _Bots:
     def pick(self, slug: str) -> Bot:
         bot = self.by_slug.get(slug) or self.default
         if bot is None:
-            raise _refuse(_("No bot is available to hold imported conversations."), status=409)
+            raise refusal(_("No bot is available to hold imported conversations."), status=409)
         return bot
 
 
-@transaction.atomic
-def conversation_import(*, user: User, parsed: ParsedConversation, bot: Bot) -> Conversation:
-    conversation = Conversation.objects.create(owner=user, bot=bot, title=parsed.title,
-                                               channel=Channel.IMPORT)
-    Conversation.objects.filter(pk=conversation.pk).update(
-        created_at=parsed.created_at, updated_at=parsed.updated_at, pinned_at=parsed.pinned_at,
-        archived_at=parsed.archived_at, summary=parsed.summary,
-        summary_through=parsed.summary_through,
-    )
-    rows = []
+Rows = dict[str, Any]
+
+
+def _rows(*, user: User, parsed: ParsedConversation, bot: Bot) -> tuple[Rows, list[Rows]]:
+    """The conversation and its messages as rows, every field final (the file's times too), so
+    each is written by one INSERT and never updated."""
+    conversation_id = uuid.uuid4()
+    conversation = {
+        "id": conversation_id, "owner_id": user.pk, "bot_id": bot.pk, "title": parsed.title,
+        "channel": Channel.IMPORT, "created_at": parsed.created_at,
+        "updated_at": parsed.updated_at, "pinned_at": parsed.pinned_at,
+        "archived_at": parsed.archived_at, "summary": parsed.summary,
+        "summary_through": parsed.summary_through,
+    }
+    rows: list[Rows] = []
     for m in parsed.messages:
         status, error = m.status, m.error
         if status in _ACTIVE:
             status, error = Message.Status.FAILED, INTERRUPTED
-        rows.append(Message(
-            id=uuid.uuid4(), conversation=conversation, role=m.role, content=m.content,
-            status=status, error=error, model=m.model, prompt_tokens=m.prompt_tokens,
-            completion_tokens=m.completion_tokens, ttft_ms=m.ttft_ms, total_ms=m.total_ms,
-            reasoning=m.reasoning, reasoning_ms=m.reasoning_ms,
-            reasoning_tokens=m.reasoning_tokens, superseded_at=m.superseded_at,
-            reply_to=None,
-        ))
-    for row, m in zip(rows, parsed.messages, strict=True):
-        if m.reply_to is not None:
-            row.reply_to_id = rows[m.reply_to].pk
-    # reply_to points backwards only, so one insert in order satisfies the foreign keys.
-    Message.objects.bulk_create(rows, batch_size=500)
-    for row, m in zip(rows, parsed.messages, strict=True):
-        row.created_at = row.updated_at = m.created_at
-    # bulk_create stamps auto_now(_add) fields with the present; bulk_update writes the file's.
-    Message.objects.bulk_update(rows, ["created_at", "updated_at"], batch_size=500)
-    return conversation
+        rows.append({
+            "id": uuid.uuid4(), "conversation_id": conversation_id, "role": m.role,
+            "content": m.content, "status": status, "error": str(error), "model": m.model,
+            "prompt_tokens": m.prompt_tokens, "completion_tokens": m.completion_tokens,
+            "ttft_ms": m.ttft_ms, "total_ms": m.total_ms, "reasoning": m.reasoning,
+            "reasoning_ms": m.reasoning_ms, "reasoning_tokens": m.reasoning_tokens,
+            "superseded_at": m.superseded_at,
+            "created_at": m.created_at, "updated_at": m.created_at,
+            # reply_to points backwards only, so rows inserted in order satisfy the foreign key.
+            "reply_to_id": rows[m.reply_to]["id"] if m.reply_to is not None else None,
+        })
+    return conversation, rows
+
+
+def _write(batch: list[tuple[Rows, list[Rows]]]) -> None:
+    with transaction.atomic():
+        rows_insert(Conversation, [conversation for conversation, _ in batch])
+        rows_insert(Message, [m for _, messages in batch for m in messages])
+
+
+def _write_batch(batch: list[tuple[Rows, list[Rows]]]) -> int:
+    """Writes the batch in one transaction; returns how many conversations could not be.
+
+    A database error (rare: everything was validated) rolls the batch back and the
+    conversations are written one by one, so only the one at fault is skipped.
+    """
+    try:
+        _write(batch)
+        return 0
+    except DatabaseError:
+        if len(batch) == 1:
+            return 1
+    return sum(_write_batch([one]) for one in batch)
+
+
+# A batch is written when it holds this many messages or conversations: few, large INSERTs and
+# one commit for many small conversations, with memory bounded whatever the file's size.
+BATCH_MESSAGES = 5000
+BATCH_CONVERSATIONS = 500
+PROGRESS_SECONDS = 0.5
+
+
+def import_file(*, user: User, file: IO[bytes], job: ImportJob | None = None) -> tuple[int, int]:
+    """Imports a whole file, read as a stream; returns (imported, skipped). Refuses a bad file
+    with ChatError before writing anything."""
+    kind, total = file_check(file)
+    parse = parse_chatlab if kind == "chatlab" else parse_chatgpt
+    bots = _Bots(user)
+    imported = skipped = done = 0
+    last_report = time.monotonic()
+    if job is not None:
+        ImportJob.objects.filter(pk=job.pk).update(format=kind, total=total,
+                                                   status=ImportJob.Status.RUNNING)
+    batch: list[tuple[Rows, list[Rows]]] = []
+    held = 0
+
+    def flush() -> None:
+        nonlocal batch, held, imported, skipped, done, last_report
+        failed = _write_batch(batch) if batch else 0
+        imported += len(batch) - failed
+        skipped += failed
+        done = imported + skipped
+        batch, held = [], 0
+        if job is not None and (time.monotonic() - last_report > PROGRESS_SECONDS
+                                or done == total):
+            last_report = time.monotonic()
+            ImportJob.objects.filter(pk=job.pk).update(done=done, imported=imported,
+                                                       skipped=skipped)
+
+    for item in conversation_items(file, kind):
+        try:
+            parsed = parse(item)
+            batch.append(_rows(user=user, parsed=parsed, bot=bots.pick(parsed.bot)))
+            held += len(parsed.messages)
+        except (Invalid, AttributeError, TypeError, ValueError, OverflowError):
+            skipped += 1  # nothing of it was written
+        if held >= BATCH_MESSAGES or len(batch) >= BATCH_CONVERSATIONS:
+            flush()
+    flush()
+    return imported, skipped
 
 
 def import_bytes(*, user: User, raw: bytes, job: ImportJob | None = None) -> tuple[int, int]:
-    """Imports a whole file; returns (imported, skipped). Refuses a bad file with ChatError."""
-    kind, items = read_file(raw)
-    parse = parse_chatlab if kind == "chatlab" else parse_chatgpt
-    bots = _Bots(user)
-    imported = skipped = 0
-    last_report = time.monotonic()
-    if job is not None:
-        ImportJob.objects.filter(pk=job.pk).update(format=kind, total=len(items),
-                                                   status=ImportJob.Status.RUNNING)
-    for index, item in enumerate(items, start=1):
-        try:
-            parsed = parse(item)
-            conversation_import(user=user, parsed=parsed, bot=bots.pick(parsed.bot))
-            imported += 1
-        except (Invalid, AttributeError, TypeError, ValueError, OverflowError, DatabaseError):
-            # The conversation's transaction rolled back: nothing of it was written.
-            skipped += 1
-        if job is not None and (time.monotonic() - last_report > 0.5 or index == len(items)):
-            last_report = time.monotonic()
-            ImportJob.objects.filter(pk=job.pk).update(done=index, imported=imported,
-                                                       skipped=skipped)
-    return imported, skipped
+    """import_file for a file already in memory."""
+    return import_file(user=user, file=io.BytesIO(raw), job=job)
 
 
 # Jobs ------------------------------------------------------------------------------------------
 
-def import_job_create(*, user: User, name: str, size: int, chunks: Any) -> ImportJob:
-    """Stores the upload and queues its import (queue `maintenance`)."""
+def import_job_create(*, user: User, upload: File) -> ImportJob:
+    """Stores the upload and queues its import (queue `maintenance`).
+
+    The upload is copied to storage a chunk at a time (Django has already spooled a large one
+    to a temporary file), never joined in memory.
+    """
     limit = settings.CHATLAB_IMPORT_MAX_BYTES
-    if size > limit:
-        raise _refuse(_too_big(size, limit), status=413)
-    data = b"".join(chunks)
-    if len(data) > limit:
-        raise _refuse(format_lazy(_("The file is larger than the limit of {limit} bytes."),
-                                  limit=grouped(limit)), status=413)
-    job = ImportJob(owner=user, filename=(name or "import.json")[-255:], size=len(data))
-    job.file.save(f"{uuid.uuid4().hex}.json", ContentFile(data), save=False)
+    if upload.size > limit:
+        raise refusal(too_big(upload.size, limit), status=413)
+    job = ImportJob(owner=user, filename=(upload.name or "import.json")[-255:], size=upload.size)
+    job.file.save(f"{uuid.uuid4().hex}.json", upload, save=False)
     job.save()
     from conversations.tasks import run_import
 
@@ -408,8 +403,7 @@ def import_job_run(*, job_id: str) -> str:
         return "missing" if job is None else job.status
     try:
         with job.file.open("rb") as f:
-            raw = f.read(settings.CHATLAB_IMPORT_MAX_BYTES + 1)
-        imported, skipped = import_bytes(user=job.owner, raw=raw, job=job)
+            imported, skipped = import_file(user=job.owner, file=f, job=job)
     except ChatError as exc:
         ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED,
                                                    error=exc.message[:500])

@@ -19,7 +19,7 @@ from .logs import log_files, logs_archive
 from .manifest import FORMAT, manifest_dump, sha256_of
 from .media import media_archive
 from .naming import MANIFEST_SUFFIX, backup_name, migration_state
-from .packing import pack
+from .packing import GZIP, NONE, pack
 from .progress import Progress, quiet
 from .restore_needs import restore_needs_record
 from .storage import storage_delete, storage_write
@@ -71,13 +71,15 @@ def backup_create(*, progress: Progress = quiet, include_media: bool | None = No
         try:
             for part, path in parts.items():
                 plain_sha, plain_size = _digest(path)
-                packed, stored, fingerprint = pack(source=path, part=part)
+                compress = not (path == dump.path and dump.compressed)
+                packed, stored, fingerprint = pack(source=path, part=part, compress=compress)
                 sha, size = _digest(packed)
                 with packed.open("rb") as stream:
                     storage_write(name=f"{name}.{stored}", stream=stream)
                 written.append(f"{name}.{stored}")
                 files[stored] = {"sha256": sha, "size": size, "plain_sha256": plain_sha,
-                                 "plain_size": plain_size}
+                                 "plain_size": plain_size,
+                                 "compression": GZIP if compress else NONE}
                 stored_parts[part] = stored
                 progress(f"  file  {name}.{stored} ({size} bytes, sha256 {sha[:12]})")
             body = {
@@ -88,7 +90,8 @@ def backup_create(*, progress: Progress = quiet, include_media: bool | None = No
                 "database_file": stored_parts[dump.path.name],
                 "media_file": stored_parts.get("media.tar"),
                 "encrypted": bool(fingerprint), "gpg_fingerprint": fingerprint,
-                "compression": "gzip",
+                # Per part since issue #20: files[part]["compression"] is "gzip" or "none".
+                "compression": "per-file",
                 "logs": logs, "logs_file": stored_parts.get("logs.tar"),
                 **restore_needs_record(),
             }

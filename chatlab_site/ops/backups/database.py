@@ -22,6 +22,9 @@ class DatabaseDump:
     migrations: dict[str, list[str]]
     schema: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # pg_dump's custom format compresses its data itself: gzip on top cost ~9 s of a 44 s
+    # backup for almost no bytes (issue #20), so that part is stored as it is.
+    compressed: bool = False
 
 
 def _vendor() -> str:
@@ -42,7 +45,7 @@ def database_dump(*, workdir: Path, progress: Progress) -> DatabaseDump:
     path = workdir / f"db.{postgres.EXTENSION}"
     tables, migrations, schema = postgres.pg_dump(target=path, progress=progress)
     return DatabaseDump(path=path, vendor=vendor, tables=tables, migrations=migrations,
-                        schema=schema)
+                        schema=schema, compressed=True)
 
 
 def database_extension() -> str:

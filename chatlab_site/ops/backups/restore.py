@@ -104,9 +104,10 @@ def backup_prepare(*, name: str, workdir: Path, progress: Progress = quiet) -> P
     for stored, meta in sorted(manifest["files"].items()):
         target = workdir / stored
         _download(stored=f"{name}.{stored}", meta=meta, target=target, progress=progress)
-        plain[stored] = unpack(source=target, part=stored)
+        plain[stored] = unpack(source=target, part=stored, compression=meta.get("compression"))
         _plain_check(plain[stored], meta, stored)
-        target.unlink()
+        if plain[stored] != target:  # a part stored uncompressed is its own plain file
+            target.unlink()
     for required in filter(None, (manifest["database_file"], manifest.get("media_file"),
                                   manifest.get("logs_file"))):
         if required not in plain:

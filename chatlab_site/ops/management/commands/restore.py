@@ -12,6 +12,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from chatlab_site.ops.backups.errors import BackupError, BackupRefused
+from chatlab_site.ops.backups.progress import StepClock
 from chatlab_site.ops.backups.restore import (
     PreparedBackup,
     RestoreCancelled,
@@ -37,11 +38,12 @@ class Command(BaseCommand):
         if bool(options["name"]) == bool(options["latest"]):
             raise CommandError("Name a backup or pass --latest (not both).")
         name = ""
+        clock = self._clock = StepClock(self._line)
         try:
             name = options["name"] or backup_latest()
             with tempfile.TemporaryDirectory(prefix="chatlab-restore-") as tmp:
                 if options["check"]:
-                    prepared = backup_prepare(name=name, workdir=Path(tmp), progress=self._line)
+                    prepared = backup_prepare(name=name, workdir=Path(tmp), progress=clock)
                     self._keys_usable(prepared)
                     for line in environment_report(prepared.manifest):
                         self.stdout.write(line)
@@ -49,10 +51,11 @@ class Command(BaseCommand):
                         f"{name} is intact: {len(prepared.manifest['tables'])} tables, "
                         f"{sum(prepared.manifest['tables'].values())} rows, "
                         f"{len(prepared.manifest['media'])} media files."))
+                    self._timings(clock)
                     return
                 confirm = self._confirm if options["interactive"] else self._noinput
                 report = backup_restore(name=name, workdir=Path(tmp), confirm=confirm,
-                                        progress=self._line)
+                                        progress=clock)
         except RestoreCancelled:
             self.stdout.write("Restore cancelled; nothing was changed.")
             return
@@ -70,6 +73,11 @@ class Command(BaseCommand):
             f"Restored {report.name}: {sum(report.after.values())} rows (were "
             f"{sum(report.before.values())}), {report.media_files} media files"
             + ("; migrations applied on top." if report.migrated else ".")))
+        self._timings(clock)
+
+    def _timings(self, clock: StepClock) -> None:
+        for line in clock.summary():
+            self.stdout.write(line)
 
     def _keys_usable(self, prepared: PreparedBackup) -> None:
         usable, lines = key_report(prepared.manifest)
@@ -101,5 +109,6 @@ class Command(BaseCommand):
     def _confirm(self, prepared: PreparedBackup, before: dict[str, int]) -> bool:
         self._keys_usable(prepared)
         self._summary(prepared, before)
+        self._clock.stop()  # the wait for an answer is not the restore's time
         answer = input("Type 'yes' to restore: ")
         return answer.strip().lower() == "yes"
