@@ -255,6 +255,9 @@ class Message(models.Model):
     reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
     ttft_ms = models.PositiveIntegerField(_("time to first token (ms)"), null=True, blank=True)
     total_ms = models.PositiveIntegerField(_("total time (ms)"), null=True, blank=True)
+    # Brought in from an export: history, not usage (today's quota counts none of it, however
+    # recent its times).
+    imported = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

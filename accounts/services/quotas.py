@@ -116,7 +116,7 @@ def _owner_column() -> Any:
 def _todays_messages(owner_ids: list[Any]) -> QuerySet[Any]:
     from conversations.models import Message
 
-    today = Message.objects.filter(created_at__gte=day_start())
+    today = Message.objects.filter(created_at__gte=day_start(), imported=False)
     if connection.vendor == "postgresql":
         mine = RawSQL('"conversations_message"."owner_id" = ANY(%s::bigint[])', [owner_ids],
                       output_field=BooleanField())

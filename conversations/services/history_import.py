@@ -296,7 +296,7 @@ def _rows(*, user: User, parsed: ParsedConversation, bot: Bot) -> tuple[Rows, li
             "prompt_tokens": m.prompt_tokens, "completion_tokens": m.completion_tokens,
             "ttft_ms": m.ttft_ms, "total_ms": m.total_ms, "reasoning": m.reasoning,
             "reasoning_ms": m.reasoning_ms, "reasoning_tokens": m.reasoning_tokens,
-            "superseded_at": m.superseded_at,
+            "superseded_at": m.superseded_at, "imported": True,
             "created_at": m.created_at, "updated_at": m.created_at,
             # reply_to points backwards only, so rows inserted in order satisfy the foreign key.
             "reply_to_id": rows[m.reply_to]["id"] if m.reply_to is not None else None,
