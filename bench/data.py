@@ -174,7 +174,7 @@ FROM conv c;
 MESSAGES_SQL = """
 INSERT INTO conversations_message (id, conversation_id, role, content, language, status, error,
     reply_to_id, client_id, superseded_at, replaces_id, model, prompt_tokens, completion_tokens,
-    ttft_ms, total_ms, created_at, updated_at)
+    ttft_ms, total_ms, created_at, updated_at, reasoning, parts, imported)
 SELECT gen_random_uuid(), c.id, CASE WHEN i %% 2 = 1 THEN 'user' ELSE 'assistant' END,
        (SELECT string_agg(w.words[floor(exp(random() * ln(%(vocab)s + 1)))::int], ' ')
           FROM generate_series(1, 4 + (i * 7 + c.n) %% 17) k,
@@ -183,7 +183,7 @@ SELECT gen_random_uuid(), c.id, CASE WHEN i %% 2 = 1 THEN 'user' ELSE 'assistant
        CASE WHEN i %% 2 = 1 THEN c.lang ELSE '' END, 'complete', '', NULL, NULL, NULL, NULL,
        CASE WHEN i %% 2 = 0 THEN 'demo' ELSE '' END,
        CASE WHEN i %% 2 = 0 THEN 200 + i END, CASE WHEN i %% 2 = 0 THEN 80 END,
-       NULL, NULL, t, t
+       NULL, NULL, t, t, '', '[]'::jsonb, false
 FROM conv c, generate_series(1, c.msgs) i,
      LATERAL (SELECT CASE WHEN c.n %% 50 = 0 AND i > c.msgs - 4
                           THEN now() - (c.msgs - i) * interval '1 minute'
