@@ -449,7 +449,10 @@
     loadingEarlier = false;
     if (!page) {
       earlierBox.textContent = T.earlierFailed;
-      setTimeout(() => { earlierObserver.unobserve(earlierBox); earlierObserver.observe(earlierBox); }, 3000);
+      setTimeout(() => {
+        earlierObserver.unobserve(earlierBox);
+        earlierObserver.observe(earlierBox);
+      }, 3000);
       return;
     }
     // Keep what the person is reading where it is while the older messages go in above it.
