@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import DateTimeField, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from conversations.models import Conversation
 
@@ -16,6 +17,7 @@ from .edits import previous_versions
 from .payloads import message_payload
 
 THREAD_PAGE_SIZE = 50
+_BEGINNING = datetime(1, 1, 2, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -36,28 +38,27 @@ def thread_page(
 ) -> ThreadPage | None:
     """The `size` newest visible messages older than `before` (a message of this conversation),
     oldest first, with their versions; None when `before` is not one of its messages.
-    Three queries at most, whatever the length of the conversation."""
+    Two queries at most (one without `before`), whatever the length of the conversation."""
     messages = conversation.messages.all()
     if before is not None:
         cursor = messages.filter(pk=before).values_list("pk", "created_at").first()
         if cursor is None:
             return None
         messages = messages.filter(_older_than(*cursor))
-    newest = list(
-        messages.filter(superseded_at__isnull=True).order_by("-created_at", "-pk")
-        .values_list("pk", "created_at")[:size + 1]
-    )
-    has_earlier = len(newest) > size
-    if not newest:
-        return ThreadPage(messages=[], has_earlier=False)
-    window = messages
+    visible = messages.filter(superseded_at__isnull=True).order_by("-created_at", "-pk")
+    # The time of the visible message just before the page (the oldest if there are fewer).
+    # An edit or a regeneration happens at the end of the thread, so the earlier versions of
+    # this page's messages were all written after that one: one query reads the page with them.
+    boundary = Coalesce(Subquery(visible.values("created_at")[size:size + 1]),
+                        Value(_BEGINNING, output_field=DateTimeField()))
+    rows = list(messages.filter(created_at__gte=boundary).order_by("created_at", "pk"))
+    shown = [m for m in rows if m.superseded_at is None]
+    has_earlier = len(shown) > size
     if has_earlier:
-        # An edit or a regeneration happens at the end of the thread: the earlier versions of
-        # this page's messages were all written after the visible message just before the page.
-        boundary_pk, boundary_at = newest[-1]
-        window = window.filter(Q(created_at__gt=boundary_at)
-                               | Q(created_at=boundary_at, pk__gt=boundary_pk))
-    rows = list(window.order_by("created_at", "pk"))
+        # From the boundary on (not from the page's first message: that one's earlier versions
+        # come before it); ties at the boundary's time are ordered by id, as the pages are.
+        edge = shown[-size - 1]
+        rows = [m for m in rows if (m.created_at, m.pk) > (edge.created_at, edge.pk)]
     versions = previous_versions(rows)
     page = []
     for message in rows:

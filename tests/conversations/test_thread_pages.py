@@ -64,8 +64,8 @@ def test_earlier_pages_walk_back_to_the_first_message_in_constant_queries(
     seen = [m["content"] for m in state["messages"]]
     before, pages = state["messages"][0]["id"], 0
     while True:
-        # session, user, conversation, cursor, the page's ids, its rows: whatever the page.
-        with django_assert_num_queries(6):
+        # session, user, conversation, cursor, the page with its versions: whatever the page.
+        with django_assert_num_queries(5):
             response = logged_in.get(f"/c/{chat.pk}/earlier/", {"before": before})
         assert response.status_code == 200
         body = response.json()
@@ -79,12 +79,25 @@ def test_earlier_pages_walk_back_to_the_first_message_in_constant_queries(
     assert body["messages"][0]["id"] == str(ids[0])
 
 
-def test_a_page_carries_its_messages_earlier_versions(logged_in, user, demo_bot):
+def test_messages_sharing_one_timestamp_are_each_paged_once(logged_in, user, demo_bot):
+    chat = ConversationFactory(owner=user, bot=demo_bot)
+    ids = long_thread(chat, 2 * THREAD_PAGE_SIZE + 20, apart=timedelta(0))
+    state = _state(logged_in.get(f"/c/{chat.pk}/"))
+    seen, body = [m["id"] for m in state["messages"]], state
+    while body["hasEarlier"]:
+        body = logged_in.get(f"/c/{chat.pk}/earlier/", {"before": seen[0]}).json()
+        seen = [m["id"] for m in body["messages"]] + seen
+    assert seen == sorted(str(pk) for pk in ids)
+
+
+@pytest.mark.parametrize("at", [10, THREAD_PAGE_SIZE], ids=["mid-page", "first-of-the-page"])
+def test_a_page_carries_its_messages_earlier_versions(logged_in, user, demo_bot, at):
     chat = ConversationFactory(owner=user, bot=demo_bot)
     ids = long_thread(chat, 2 * THREAD_PAGE_SIZE, start=timezone.now() - timedelta(days=2))
-    # The question in the middle of the first page was asked twice, its reply regenerated once.
-    question = Message.objects.get(pk=ids[10])
-    answer = Message.objects.get(pk=ids[11])
+    # A question was asked twice, its reply regenerated once: in the middle of the earlier page,
+    # or as the newest page's first message, its first wording older than the page itself.
+    question = Message.objects.get(pk=ids[at])
+    answer = Message.objects.get(pk=ids[at + 1])
     old_question = MessageFactory(conversation=chat, content="first wording",
                                   superseded_at=timezone.now())
     old_reply = MessageFactory(conversation=chat, role=Message.Role.ASSISTANT, content="old",
@@ -98,10 +111,11 @@ def test_a_page_carries_its_messages_earlier_versions(logged_in, user, demo_bot)
     body = logged_in.get(f"/c/{chat.pk}/earlier/",
                          {"before": state["messages"][0]["id"]}).json()
     assert body["hasEarlier"] is False
-    by_id = {m["id"]: m for m in body["messages"]}
+    assert len(state["messages"]) == len(body["messages"]) == THREAD_PAGE_SIZE
+    by_id = {m["id"]: m for m in body["messages"] + state["messages"]}
     assert [v["content"] for v in by_id[str(question.pk)]["versions"]] == ["first wording"]
     assert [v["content"] for v in by_id[str(answer.pk)]["versions"]] == ["old"]
-    assert "first wording" not in [m["content"] for m in body["messages"]]
+    assert "first wording" not in [m["content"] for m in body["messages"] + state["messages"]]
 
 
 def test_another_person_gets_a_404_and_a_bad_cursor_a_clear_error(
