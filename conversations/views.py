@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from accounts.guests import guest_from_session, guests_enabled
+from accounts.models import User
 from accounts.roles import policy_for
 from accounts.services.quotas import Usage, allowance_for
 
@@ -24,7 +25,7 @@ SIDEBAR_LIMIT = 100
 MENU_PLACEHOLDER = str(uuid.UUID(int=0))
 
 
-def _actor(request: HttpRequest) -> object:
+def _actor(request: HttpRequest) -> User | None:
     """The signed-in user, or the guest this browser session started as (None if none yet)."""
     if request.user.is_authenticated:
         return request.user
