@@ -5,6 +5,7 @@ from . import history_views, views
 urlpatterns = [
     path("", views.chat, name="chat"),
     path("c/<uuid:conversation_id>/", views.chat, name="conversation"),
+    path("c/<uuid:conversation_id>/earlier/", views.thread_earlier, name="thread-earlier"),
     path("c/<uuid:conversation_id>/action/", history_views.conversation_action,
          name="conversation-action"),
     path("c/<uuid:conversation_id>/export.<str:kind>", history_views.export_download,

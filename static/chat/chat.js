@@ -25,6 +25,8 @@
     thoughts: gettext("Thoughts"),
     // %s: whole seconds the model spent reasoning before it answered.
     thoughtFor: gettext("Thought for %s s"),
+    loadingEarlier: gettext("Loading earlier messages…"),
+    earlierFailed: gettext("Earlier messages could not be loaded. Trying again…"),
   };
   const $ = (id) => document.getElementById(id);
   const list = $("messages"), prompt = $("prompt"), sendBtn = $("send"), stopBtn = $("stop");
@@ -44,7 +46,7 @@
   }
 
   // Views -------------------------------------------------------------------------------------
-  function makeView(message) {
+  function makeView(message, before) {
     const el = document.createElement("article");
     el.className = `message ${message.role}`;
     el.innerHTML = '<details class="reasoning" hidden><summary></summary>' +
@@ -54,7 +56,7 @@
                    reasoning: message.reasoning || "", reasoningMs: message.reasoning_ms ?? null,
                    thinkingSince: null, folded: !!message.content,
                    versions: message.versions || [] };
-    list.appendChild(el);
+    list.insertBefore(el, before || null);
     $("empty-state").hidden = true;
     if (message.id) byId.set(message.id, view);
     render(view);
@@ -414,6 +416,62 @@
     },
   };
 
+  // Earlier messages ----------------------------------------------------------------------
+  // The page holds the newest messages only; older ones come a page at a time from
+  // /c/<id>/earlier/ when the person scrolls near the top, above a sentinel watched there.
+  let earlierBox = null, earlierObserver = null, loadingEarlier = false;
+
+  function watchEarlier() {
+    earlierBox = document.createElement("p");
+    earlierBox.className = "earlier muted";
+    earlierBox.id = "earlier";
+    earlierBox.setAttribute("role", "status");
+    list.insertBefore(earlierBox, list.firstChild);
+    earlierObserver = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) loadEarlier();
+    }, { root: list, rootMargin: "400px 0px 0px 0px" });
+    earlierObserver.observe(earlierBox);
+  }
+
+  async function loadEarlier() {
+    const first = list.querySelector("article.message");
+    const oldest = first && [...byId.values()].find((v) => v.el === first);
+    if (loadingEarlier || !oldest || !oldest.id) return;
+    loadingEarlier = true;
+    earlierBox.textContent = T.loadingEarlier;
+    let page = null;
+    try {
+      const url = `/c/${state.conversation}/earlier/?before=${encodeURIComponent(oldest.id)}`;
+      const response = await fetch(url, { credentials: "same-origin",
+                                          headers: { Accept: "application/json" } });
+      if (response.ok) page = await response.json();
+    } catch (e) { page = null; }
+    loadingEarlier = false;
+    if (!page) {
+      earlierBox.textContent = T.earlierFailed;
+      setTimeout(() => {
+        earlierObserver.unobserve(earlierBox);
+        earlierObserver.observe(earlierBox);
+      }, 3000);
+      return;
+    }
+    // Keep what the person is reading where it is while the older messages go in above it.
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    for (const m of page.messages) {
+      if (!byId.has(m.id)) makeView(m, first);
+    }
+    list.scrollTop = list.scrollHeight - fromBottom;
+    earlierBox.textContent = "";
+    if (!page.hasEarlier) {
+      earlierObserver.disconnect();
+      earlierBox.remove();
+      return;
+    }
+    // Observing again reports at once whether the sentinel is still in reach (a short page).
+    earlierObserver.unobserve(earlierBox);
+    earlierObserver.observe(earlierBox);
+  }
+
   function forget(view) {
     view.el.remove();
     byId.delete(view.id);
@@ -538,6 +596,7 @@
   const last = [...byId.values()].pop();
   setActive(last && last.role === "assistant" ? last : null);
   list.scrollTop = list.scrollHeight;
+  if (state.hasEarlier) watchEarlier();
   autosize();
   // For add-ons in their own files (images.js): the socket, the frame handlers and the views.
   window.chatlab = { state, send, handlers, byId, list, makeView, stickToBottom, bumpConversation };

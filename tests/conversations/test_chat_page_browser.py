@@ -224,3 +224,53 @@ def test_a_guest_sees_the_allowance_count_down_and_a_sign_up_link(browser: Brows
     expect(banner).to_contain_text("0 messages left today.")
     context.close()
     assert site.console_errors == []
+
+
+LONG_THREAD = """
+from accounts.models import User
+from conversations.models import Bot, Conversation
+from tests.conversations.threads import long_thread
+chat = Conversation.objects.create(owner=User.objects.get(email={email!r}),
+                                   bot=Bot.objects.get(slug='fake'), title='Long one')
+long_thread(chat, 300)
+print(chat.pk)
+"""
+
+
+@playwright_test
+def test_a_long_conversation_opens_at_the_newest_and_loads_earlier_ones_on_scroll(
+        page: Page, site: Site) -> None:
+    chat = site.stack.shell(LONG_THREAD.format(email=site.email)).strip().splitlines()[-1]
+    site.fake.script(Behaviour(text="Still here.", rate=0))
+    open_chat(page, f"/c/{chat}/")
+    messages = page.locator("#messages article.message")
+    expect(messages).to_have_count(50)
+    expect(messages.last.locator(".body")).to_have_text("turn 299")
+    expect(page.locator("#messages article.message", has_text=re.compile(r"^turn 0$"))).to_have_count(0)
+    # At the top, the page before comes in above, and what was read stays where it was.
+    page.evaluate("() => { document.getElementById('messages').scrollTop = 0; }")
+    expect(messages).to_have_count(100)
+    kept = wait_until(page, """() => {
+      const list = document.getElementById('messages');
+      const was_first = list.querySelectorAll('article.message')[50].getBoundingClientRect();
+      const box = list.getBoundingClientRect();
+      return list.scrollTop > 0 && Math.abs(was_first.top - box.top) < 80;
+    }""")
+    assert kept
+    # Scrolling to the top again and again brings the earlier pages until the first message.
+    for _ in range(40):
+        if page.locator("#earlier").count() == 0:
+            break
+        page.evaluate("() => { document.getElementById('messages').scrollTop = 0; }")
+        page.wait_for_timeout(150)
+    expect(page.locator("#earlier")).to_have_count(0)
+    expect(messages).to_have_count(300)
+    texts = [t.strip() for t in messages.locator(".body").all_text_contents()]
+    assert texts == [f"turn {n}" for n in range(300)]
+    page.evaluate("() => { document.getElementById('messages').scrollTop = 0; }")
+    expect(messages.first.locator(".body")).to_be_in_viewport()
+    send(page, "And now?")
+    expect(last_reply(page).locator(".body")).to_have_text("Still here.")
+    wait_status(page, "complete")
+    expect(messages).to_have_count(302)
+    assert site.fake.requests[-1]["body"]["messages"][-1]["content"] == "And now?"
