@@ -63,14 +63,19 @@ def browser(site: Site) -> Iterator[Browser]:
         yield browser
 
 
-def _page(browser: Browser, site: Site, **options) -> Iterator[Page]:
+def _open(browser: Browser, site: Site, **options) -> Page:
+    """A page of a fresh context that may read and write the clipboard (on the Playwright thread)."""
     site.fake.reset()
     site.console_errors.clear()
-    context = on_playwright_thread(new_context, browser, site, **options)
-    on_playwright_thread(context.grant_permissions, ["clipboard-read", "clipboard-write"])
-    page = on_playwright_thread(context.new_page)
+    context = new_context(browser, site, **options)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    return context.new_page()
+
+
+def _page(browser: Browser, site: Site, **options) -> Iterator[Page]:
+    page = on_playwright_thread(_open, browser, site, **options)
     yield page
-    on_playwright_thread(context.close)
+    on_playwright_thread(page.context.close)
     assert site.console_errors == []
 
 
@@ -161,3 +166,32 @@ def test_a_wide_table_scrolls_in_its_box_on_a_phone(phone: Page, site: Site) -> 
     assert box.evaluate("(el) => el.getBoundingClientRect().right <= innerWidth")
     assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
     page.screenshot(path="/tmp/rich-replies-table.png")
+
+
+@pytest.mark.parametrize(("locale", "copy_code", "copied", "copy"), [
+    ("ru-RU", "Копировать код", "Скопировано", "Копировать"),
+    ("de-DE", "Code kopieren", "Kopiert", "Kopieren"),
+])
+@playwright_test
+def test_copy_buttons_speak_the_page_language_on_a_dark_phone(
+    browser: Browser, site: Site, locale: str, copy_code: str, copied: str, copy: str
+) -> None:
+    page = _open(browser, site, viewport={"width": 390, "height": 844}, is_mobile=True,
+                 has_touch=True, locale=locale, color_scheme="dark")
+    open_chat(page, bot="fake")
+    site.fake.script(Behaviour(text=CODE_REPLY + "\n" + MATHS_REPLY, rate=400))
+    send(page, "code")
+    reply = wait_status(page, "complete")
+    button = reply.locator("button.code-copy").first
+    expect(button).to_have_text(copy_code)
+    button.tap()
+    expect(button).to_have_text(copied)
+    assert _clipboard(page) == CODE
+    expect(reply.locator("button.copy-message")).to_have_text(copy)
+    # The dark theme of highlight.js is the one applied.
+    keyword = reply.locator("code span.hljs-keyword").first
+    assert keyword.evaluate("(el) => getComputedStyle(el).color") == "rgb(255, 123, 114)"
+    assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+    page.screenshot(path=f"/tmp/rich-replies-{locale}.png", full_page=True)
+    page.context.close()
+    assert site.console_errors == []
