@@ -200,7 +200,7 @@
     if (!active && view.content) {
       const copy = document.createElement("button");
       copy.type = "button";
-      copy.className = "link action copy-message";
+      copy.className = "link copy-message";
       copy.textContent = T.copy;
       copy.setAttribute("aria-live", "polite");
       copy.addEventListener("click", () => window.copyToClipboard(view.content, copy));
