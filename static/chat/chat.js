@@ -27,6 +27,7 @@
     thoughtFor: gettext("Thought for %s s"),
     loadingEarlier: gettext("Loading earlier messages…"),
     earlierFailed: gettext("Earlier messages could not be loaded. Trying again…"),
+    copy: gettext("Copy"),
   };
   const $ = (id) => document.getElementById(id);
   const list = $("messages"), prompt = $("prompt"), sendBtn = $("send"), stopBtn = $("stop");
@@ -198,6 +199,15 @@
     if (active && !view.content && !view.reasoning) meta.append(span("typing", T.thinking));
     if (view.status === "failed") meta.append(span("error", view.error || T.failed));
     if (view.status === "cancelled") meta.append(span("muted", T.stopped));
+    if (!active && view.content) {
+      const copy = document.createElement("button");
+      copy.type = "button";
+      copy.className = "link copy-message";
+      copy.textContent = T.copy;
+      copy.setAttribute("aria-live", "polite");
+      copy.addEventListener("click", () => window.copyToClipboard(view.content, copy));
+      meta.append(copy);
+    }
     const isLast = list.lastElementChild === view.el;
     if (!active && isLast && view.id) {
       const again = document.createElement("button");
