@@ -64,6 +64,7 @@ def client_for(
             http_client=http_client,
         )
         per_loop[key] = client
+        _http_clients[client] = http_client
     return client
 
 
@@ -193,7 +194,7 @@ class OpenAICompatibleBackend:
             await response.aread()
             await response.aclose()
             if last or not should_retry(response):
-                raise self.client._make_status_error_from_response(response)
+                raise status_error(response)
             await asyncio.sleep(retry_delay(attempt, response.headers))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -276,6 +277,10 @@ class _RequestPlan:
 
 
 _plans: weakref.WeakKeyDictionary[openai.AsyncOpenAI, _RequestPlan] = weakref.WeakKeyDictionary()
+# The HTTP client each SDK client was given (client_for builds both): the chat request is sent on
+# it, so it shares the SDK client's connection pool and transport.
+_http_clients: weakref.WeakKeyDictionary[openai.AsyncOpenAI, httpx2.AsyncClient] = (
+    weakref.WeakKeyDictionary())
 
 
 def _request_plan(client: openai.AsyncOpenAI) -> _RequestPlan:
@@ -287,7 +292,7 @@ def _request_plan(client: openai.AsyncOpenAI) -> _RequestPlan:
         timeout = client.timeout if isinstance(client.timeout, httpx2.Timeout) else (
             httpx2.Timeout(client.timeout))
         plan = _plans[client] = _RequestPlan(
-            http=client._client,
+            http=_http_clients[client],
             url=httpx2.URL(str(client.base_url).rstrip("/") + "/chat/completions"),
             headers=httpx2.Headers(headers),
             timeout=timeout.as_dict(),
@@ -296,7 +301,30 @@ def _request_plan(client: openai.AsyncOpenAI) -> _RequestPlan:
     return plan
 
 
-# The SDK's retry rules (openai._base_client): statuses worth another try, and its backoff.
+# The status errors the SDK raises, by status (its public classes; 5xx are InternalServerError).
+_STATUS_ERRORS: dict[int, type[openai.APIStatusError]] = {
+    400: openai.BadRequestError, 401: openai.AuthenticationError,
+    403: openai.PermissionDeniedError, 404: openai.NotFoundError, 409: openai.ConflictError,
+    422: openai.UnprocessableEntityError, 429: openai.RateLimitError,
+}
+
+
+def status_error(response: httpx2.Response) -> openai.APIStatusError:
+    """The error the SDK raises for this refused request: the same class, message and body
+    (whose `code` and `param` say which parameter a server refused)."""
+    try:
+        data: Any = json.loads(response.content)
+    except ValueError:
+        data = None
+    body = data.get("error", data) if isinstance(data, dict) else data
+    message = f"Error code: {response.status_code} - {data if data is not None else response.text}"
+    status = response.status_code
+    error = _STATUS_ERRORS.get(status) or (
+        openai.InternalServerError if status >= 500 else openai.APIStatusError)
+    return error(message, response=response, body=body)  # type: ignore[arg-type]
+
+
+# The SDK's documented retry rules: statuses worth another try, and its backoff.
 RETRY_STATUSES = frozenset({408, 409, 429})
 INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, MAX_RETRY_AFTER = 0.5, 8.0, 60.0
 
