@@ -240,3 +240,44 @@ def chromium(prepare: Callable[[Browser], None] | None = None) -> Iterator[Brows
         yield browser
     finally:
         on_playwright_thread(close, playwright, browser)
+
+
+@contextmanager
+def fake_site(tmp_path: Any, setup: str, *, person: str) -> Iterator[Site]:
+    """A stack (PostgreSQL when available) with a fake OpenAI server; `setup` is Python run in
+    the stack, formatted with the fake's url, a new person's email and the password."""
+    import uuid
+
+    from tests.conftest import require
+    from tests.stack import chromium_path, postgres_available, stack
+
+    require(chromium_path() is not None, "the browser tests need Chromium at /usr/bin/chromium")
+    email = f"{person}-{uuid.uuid4().hex[:8]}@example.com"
+    with FakeOpenAI() as fake, stack(tmp_path, postgres=postgres_available(), redis=False) as s:
+        s.shell(setup.format(url=fake.url, email=email, password=PASSWORD))
+        yield Site(stack=s, url=s.daphne(), fake=fake, email=email)
+
+
+@contextmanager
+def signed_in_chromium(site: Site) -> Iterator[Browser]:
+    """Chromium with the site's person signed in once; contexts reuse the session."""
+    def remember_login(browser: Browser) -> None:
+        context = new_context(browser, site, logged_in=False)
+        log_in(context.new_page(), site.email)
+        site.storage_state = context.storage_state()
+        context.close()
+
+    with chromium(remember_login) as browser:
+        yield browser
+
+
+@contextmanager
+def checked_page(browser: Browser, site: Site) -> Iterator[Page]:
+    """A fresh signed-in page; the test fails if the page logged a console error."""
+    site.fake.reset()
+    site.console_errors.clear()
+    context = on_playwright_thread(new_context, browser, site)
+    page = on_playwright_thread(context.new_page)
+    yield page
+    on_playwright_thread(context.close)
+    assert site.console_errors == []

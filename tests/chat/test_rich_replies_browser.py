@@ -5,19 +5,16 @@ scrolling in their own box on a phone. Any CSP violation or console error fails 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser_support import (
-    PASSWORD, Site, chromium, last_reply, log_in, new_context, on_playwright_thread, open_chat,
-    playwright_test, send, wait_status, wait_until,
+    Site, fake_site, last_reply, new_context, on_playwright_thread, open_chat, playwright_test,
+    send, signed_in_chromium, wait_status, wait_until,
 )
-from tests.conftest import require
-from tests.fakes.openai_server import Behaviour, FakeOpenAI
-from tests.stack import chromium_path, postgres_available, stack
+from tests.fakes.openai_server import Behaviour
 
 pytestmark = pytest.mark.browser
 
@@ -42,24 +39,13 @@ TABLE_REPLY = ("| " + " | ".join(f"column {n}" for n in range(12)) + " |\n"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    require(chromium_path() is not None, "the browser tests need Chromium at /usr/bin/chromium")
-    email = f"coder-{uuid.uuid4().hex[:8]}@example.com"
-    with FakeOpenAI() as fake, stack(
-        tmp_path_factory.mktemp("rich-replies"), postgres=postgres_available(), redis=False,
-    ) as s:
-        s.shell(SETUP.format(url=fake.url, email=email, password=PASSWORD))
-        yield Site(stack=s, url=s.daphne(), fake=fake, email=email)
+    with fake_site(tmp_path_factory.mktemp("rich-replies"), SETUP, person="coder") as site:
+        yield site
 
 
 @pytest.fixture(scope="module")
 def browser(site: Site) -> Iterator[Browser]:
-    def remember_login(browser: Browser) -> None:
-        context = new_context(browser, site, logged_in=False)
-        log_in(context.new_page(), site.email)
-        site.storage_state = context.storage_state()
-        context.close()
-
-    with chromium(remember_login) as browser:
+    with signed_in_chromium(site) as browser:
         yield browser
 
 

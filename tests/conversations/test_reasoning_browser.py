@@ -5,19 +5,15 @@ there, folded, after a reload. Its text is shown as text, never as markup."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser_support import (
-    PASSWORD, Site, chromium, last_reply, log_in, new_context, on_playwright_thread, open_chat,
-    playwright_test, send, wait_status,
+    Site, checked_page, fake_site, last_reply, open_chat, playwright_test, send,
+    signed_in_chromium, wait_status,
 )
-from tests.conftest import require
-from tests.fakes.openai_server import FakeOpenAI
-from tests.stack import chromium_path, postgres_available, stack
 
 pytestmark = pytest.mark.browser
 
@@ -34,36 +30,20 @@ THOUGHT_FOR = re.compile(r"^Thought for \d+ s$")
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    require(chromium_path() is not None, "the browser tests need Chromium at /usr/bin/chromium")
-    email = f"thinker-{uuid.uuid4().hex[:8]}@example.com"
-    with FakeOpenAI() as fake, stack(
-        tmp_path_factory.mktemp("reasoning-browser"), postgres=postgres_available(), redis=False,
-    ) as s:
-        s.shell(SETUP.format(url=fake.url, email=email, password=PASSWORD))
-        yield Site(stack=s, url=s.daphne(), fake=fake, email=email)
+    with fake_site(tmp_path_factory.mktemp("reasoning-browser"), SETUP, person="thinker") as site:
+        yield site
 
 
 @pytest.fixture(scope="module")
 def browser(site: Site) -> Iterator[Browser]:
-    def remember_login(browser: Browser) -> None:
-        context = new_context(browser, site, logged_in=False)
-        log_in(context.new_page(), site.email)
-        site.storage_state = context.storage_state()
-        context.close()
-
-    with chromium(remember_login) as browser:
+    with signed_in_chromium(site) as browser:
         yield browser
 
 
 @pytest.fixture
 def page(browser: Browser, site: Site) -> Iterator[Page]:
-    site.fake.reset()
-    site.console_errors.clear()
-    context = on_playwright_thread(new_context, browser, site)
-    page = on_playwright_thread(context.new_page)
-    yield page
-    on_playwright_thread(context.close)
-    assert site.console_errors == []
+    with checked_page(browser, site) as page:
+        yield page
 
 
 @playwright_test
